@@ -1,0 +1,110 @@
+"""actorsock: actor-style WebSocket servers on trio.
+
+Every connection is a process with a pid and a mailbox; handlers have
+Cowboy's callbacks; registries, timers and supervisors come from Erlang/Elixir.
+See README.md for a tour and ``actorsock.core.handler`` for the handler
+contract.
+"""
+
+from ._version import __version__
+from .app import App
+from .codecs import JSON, MSGPACK, Codec, DecodeError
+from .config import Config, load_config
+from .core.frames import Binary, Close, Ping, Pong, SetOptions, Stop, Text
+from .core.handler import Actor, Handler
+from .core.mailbox import Overflow
+from .core.process import (
+    Down,
+    MonitorRef,
+    Pid,
+    cancel_timer,
+    demonitor,
+    monitor,
+    self_pid,
+    send,
+    send_after,
+    send_interval,
+)
+from .core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
+from .core.reasons import Stop as StopReason
+from .core.registry import Keys, Registry
+from .core.request import Accept, Reject, Request, Response
+from .core.supervision import Restart, Strategy
+from .core.timers import TimerRef
+from .errors import (
+    ActorsockError,
+    AlreadyRegisteredError,
+    ConfigError,
+    DeadPidError,
+    NotInActorError,
+    RegistryError,
+    RouteError,
+    SupervisorError,
+)
+from .runtime.actor import start_actor
+from .runtime.stats import ServerStatistics
+from .runtime.supervisor import ChildSpec, Supervisor
+
+#: The default registry: duplicate keys, shared by the whole process.
+registry = Registry(keys=Keys.DUPLICATE, name="actorsock.registry")
+
+__all__ = [
+    "JSON",
+    "MSGPACK",
+    "Accept",
+    "Actor",
+    "ActorsockError",
+    "AlreadyRegisteredError",
+    "App",
+    "Binary",
+    "ChildSpec",
+    "Close",
+    "Codec",
+    "Config",
+    "ConfigError",
+    "Crash",
+    "DeadPidError",
+    "DecodeError",
+    "Down",
+    "Error",
+    "Handler",
+    "Keys",
+    "MonitorRef",
+    "Normal",
+    "NotInActorError",
+    "Overflow",
+    "Pid",
+    "Ping",
+    "Pong",
+    "Reason",
+    "Registry",
+    "RegistryError",
+    "Reject",
+    "Remote",
+    "Request",
+    "Response",
+    "Restart",
+    "RouteError",
+    "ServerStatistics",
+    "SetOptions",
+    "Shutdown",
+    "Stop",
+    "StopReason",
+    "Strategy",
+    "Supervisor",
+    "SupervisorError",
+    "Text",
+    "Timeout",
+    "TimerRef",
+    "__version__",
+    "cancel_timer",
+    "demonitor",
+    "load_config",
+    "monitor",
+    "registry",
+    "self_pid",
+    "send",
+    "send_after",
+    "send_interval",
+    "start_actor",
+]
