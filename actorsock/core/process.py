@@ -1,0 +1,372 @@
+"""Pids, message sending and monitors: the bookkeeping of processes.
+
+Theory of operation
+-------------------
+A process (a connection or a worker actor) is one trio task owned by the
+runtime. Its :class:`Pid` is the handle everybody else holds: it carries the
+process's mailbox, a ``wake`` callback the runtime installs, and the lists of
+who watches it. Nothing here does I/O or imports trio, so every rule below is
+unit-tested without an event loop.
+
+* :func:`send` appends to the mailbox and wakes the process. It never blocks
+  and never raises for a dead pid (it returns False, as Erlang's ``!`` drops
+  messages to dead processes silently). From a thread other than the one the
+  pid's node runs on, it hands the delivery to that node's loop.
+* :func:`monitor` asks for a :class:`Down` message when a pid ends; a pid that
+  has already ended produces one at once.
+* :func:`exit_process` is called once by the runtime when a process ends: it
+  marks the pid dead, drops its queued messages, runs exit hooks (registries
+  forget the pid there) and sends ``Down`` to the watchers.
+
+Lifecycle of a pid::
+
+    alive --(exit_process: normal end, crash, stop, timeout, shutdown)--> dead
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import DeadPidError, NotInActorError
+from .mailbox import Mailbox
+from .reasons import Reason
+
+if TYPE_CHECKING:
+    from .timers import TimerRef
+
+__all__ = [
+    "Down",
+    "MonitorRef",
+    "Node",
+    "Pid",
+    "cancel_timer",
+    "demonitor",
+    "exit_process",
+    "monitor",
+    "self_pid",
+    "send",
+    "send_after",
+    "send_interval",
+]
+
+
+class Node(Protocol):
+    """What a pid needs from the runtime it lives on."""
+
+    @property
+    def thread_id(self) -> int:
+        """Identifier of the thread running the node's event loop."""
+        ...
+
+    def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on the node's loop; callable from any thread."""
+        ...
+
+    def schedule_timer(
+        self, dest: Pid, delay: float, message: Any, interval: float | None
+    ) -> TimerRef:
+        """Send ``message`` to ``dest`` after ``delay`` (and every ``interval``)."""
+        ...
+
+    def cancel_timer(self, ref: TimerRef) -> bool:
+        """Cancel a timer made by :meth:`schedule_timer`."""
+        ...
+
+
+_ids = itertools.count(1)
+_current: ContextVar[Pid | None] = ContextVar("actorsock_current_pid", default=None)
+
+
+def _no_wake() -> None:
+    """Placeholder wake callback used before the runtime installs its own."""
+
+
+class Pid:
+    """An opaque, hashable, printable handle to a process.
+
+    Pids are made by the runtime; hold them, compare them, send to them.
+    ``str(pid)`` looks like ``<0.42>``.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_alive",
+        "_exit_hooks",
+        "_id",
+        "_monitors",
+        "_node",
+        "_wake",
+        "_watching",
+        "exit_reason",
+        "mailbox",
+        "stop_request",
+    )
+
+    _id: int
+    _node: Node
+    _alive: bool
+    _wake: Callable[[], None]
+    _exit_hooks: list[Callable[[Pid], None]]
+    _monitors: dict[MonitorRef, Pid]
+    _watching: set[MonitorRef]
+    mailbox: Mailbox
+    exit_reason: Reason | None
+    stop_request: Reason | None
+
+    def __init__(self) -> None:
+        raise TypeError("pids are created by the actorsock runtime")
+
+    @classmethod
+    def _spawn(cls, node: Node, mailbox: Mailbox) -> Pid:
+        """Create a live pid on ``node`` (runtime use only)."""
+        pid = object.__new__(cls)
+        pid._id = next(_ids)
+        pid._node = node
+        pid._alive = True
+        pid._wake = _no_wake
+        pid._exit_hooks = []
+        pid._monitors = {}
+        pid._watching = set()
+        pid.mailbox = mailbox
+        pid.exit_reason = None
+        pid.stop_request = None
+        return pid
+
+    @property
+    def alive(self) -> bool:
+        """True until the process has ended."""
+        return self._alive
+
+    @property
+    def node(self) -> Node:
+        """The runtime node this process runs on."""
+        return self._node
+
+    def add_exit_hook(self, hook: Callable[[Pid], None]) -> None:
+        """Call ``hook(pid)`` when the process ends (registries use this)."""
+        self._exit_hooks.append(hook)
+
+    def remove_exit_hook(self, hook: Callable[[Pid], None]) -> None:
+        """Forget a hook added with :meth:`add_exit_hook`; unknown hooks are ignored."""
+        with contextlib.suppress(ValueError):
+            self._exit_hooks.remove(hook)
+
+    def request_stop(self, reason: Reason) -> None:
+        """Ask the process to end with ``reason`` at its next step (runtime use)."""
+        if self._alive and self.stop_request is None:
+            self.stop_request = reason
+            self._wake()
+
+    def __repr__(self) -> str:
+        return f"<0.{self._id}>"
+
+    def __hash__(self) -> int:
+        return self._id
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __lt__(self, other: Pid) -> bool:
+        return self._id < other._id
+
+
+@dataclass(frozen=True, slots=True)
+class Down:
+    """Message sent to a watcher when a monitored process ends.
+
+    Attributes:
+        ref: The reference :func:`monitor` returned.
+        pid: The process that ended.
+        reason: Its exit reason.
+    """
+
+    ref: MonitorRef
+    pid: Pid
+    reason: Reason
+
+
+class MonitorRef:
+    """Reference to one monitor; pass it to :func:`demonitor`."""
+
+    __slots__ = ("target", "watcher")
+
+    def __init__(self, watcher: Pid, target: Pid) -> None:
+        self.watcher = watcher
+        self.target = target
+
+    def __repr__(self) -> str:
+        return f"<MonitorRef {self.watcher!r} watches {self.target!r}>"
+
+
+def self_pid() -> Pid:
+    """Return the pid of the process running the current code.
+
+    Raises:
+        NotInActorError: When called outside of an actor or connection.
+    """
+    pid = _current.get()
+    if pid is None:
+        raise NotInActorError("self_pid() was called outside of an actor or connection")
+    return pid
+
+
+def current_pid_or_none() -> Pid | None:
+    """Return the current process's pid, or None outside of one."""
+    return _current.get()
+
+
+def set_current_pid(pid: Pid | None) -> Any:
+    """Make ``pid`` the current process for this context (runtime use).
+
+    Returns:
+        A token to pass to ``reset_current_pid``.
+    """
+    return _current.set(pid)
+
+
+def reset_current_pid(token: Any) -> None:
+    """Undo :func:`set_current_pid`."""
+    _current.reset(token)
+
+
+def send(pid: Pid, message: Any) -> bool:
+    """Put ``message`` into ``pid``'s mailbox without blocking.
+
+    Safe to call from any trio task and from any thread.
+
+    Args:
+        pid: The destination.
+        message: Any Python object; it reaches ``websocket_info`` or
+            ``handle_info`` unchanged (it is not copied).
+
+    Returns:
+        True if the message was queued (from another thread: handed to the
+        pid's loop while the pid was alive). False if the pid has ended or its
+        full mailbox refused the message (policies ``drop_newest`` and
+        ``disconnect``).
+    """
+    if not pid._alive:
+        return False
+    node = pid._node
+    if threading.get_ident() != node.thread_id:
+        node.call_soon_threadsafe(deliver, pid, message)
+        return True
+    return deliver(pid, message)
+
+
+def deliver(pid: Pid, message: Any) -> bool:
+    """Queue ``message`` for ``pid`` on the pid's own thread (see :func:`send`)."""
+    if not pid._alive:
+        return False
+    mailbox = pid.mailbox
+    if mailbox.push(message):
+        pid._wake()
+        return True
+    if mailbox.overflowed:
+        pid._wake()
+    return False
+
+
+def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
+    """Ask for a :class:`Down` message when ``target`` ends.
+
+    Args:
+        target: The process to watch.
+        watcher: Who receives ``Down``; defaults to the current process.
+
+    Returns:
+        A reference for :func:`demonitor`. If ``target`` has already ended,
+        ``Down`` is queued immediately.
+
+    Raises:
+        NotInActorError: When no watcher is given outside of a process.
+    """
+    watcher = watcher if watcher is not None else self_pid()
+    ref = MonitorRef(watcher, target)
+    if target._alive:
+        target._monitors[ref] = watcher
+        watcher._watching.add(ref)
+    else:
+        assert target.exit_reason is not None
+        _deliver_system(watcher, Down(ref, target, target.exit_reason))
+    return ref
+
+
+def demonitor(ref: MonitorRef) -> bool:
+    """Cancel a monitor. Returns True if it was still active."""
+    ref.watcher._watching.discard(ref)
+    return ref.target._monitors.pop(ref, None) is not None
+
+
+def exit_process(pid: Pid, reason: Reason) -> None:
+    """Mark ``pid`` as ended with ``reason`` and notify everyone concerned.
+
+    Runs once per pid (later calls do nothing). Exit hooks run first, so a
+    watcher that looks a key up in a registry after ``Down`` no longer finds
+    the dead pid there.
+    """
+    if not pid._alive:
+        return
+    pid._alive = False
+    pid.exit_reason = reason
+    pid.mailbox.clear()
+    pid._wake = _no_wake
+    hooks, pid._exit_hooks = pid._exit_hooks, []
+    for hook in hooks:
+        hook(pid)
+    for ref in pid._watching:
+        ref.target._monitors.pop(ref, None)
+    pid._watching.clear()
+    watchers, pid._monitors = pid._monitors, {}
+    for ref, watcher in watchers.items():
+        watcher._watching.discard(ref)
+        _deliver_system(watcher, Down(ref, pid, reason))
+
+
+def _deliver_system(pid: Pid, message: Any) -> None:
+    if pid._alive:
+        pid.mailbox.push_system(message)
+        pid._wake()
+
+
+def ensure_alive(pid: Pid) -> Pid:
+    """Return ``pid`` if it is alive.
+
+    Raises:
+        DeadPidError: If it has ended.
+    """
+    if not pid._alive:
+        raise DeadPidError(f"{pid!r} has ended")
+    return pid
+
+
+def send_after(dest: Pid, delay: float, message: Any) -> TimerRef:
+    """Send ``message`` to ``dest`` once, ``delay`` seconds from now.
+
+    Call it from the node's loop (any task there); from other threads use
+    :func:`send`.
+
+    Returns:
+        A reference for :func:`cancel_timer`.
+    """
+    return dest._node.schedule_timer(dest, delay, message, None)
+
+
+def send_interval(dest: Pid, interval: float, message: Any) -> TimerRef:
+    """Send ``message`` to ``dest`` every ``interval`` seconds until cancelled or ``dest`` ends.
+
+    The first message arrives one interval from now; late ticks are skipped,
+    not bunched.
+    """
+    return dest._node.schedule_timer(dest, interval, message, interval)
+
+
+def cancel_timer(ref: TimerRef) -> bool:
+    """Cancel a timer. Returns True if it was still pending."""
+    return ref.dest._node.cancel_timer(ref)

@@ -1,0 +1,122 @@
+"""Typed exit reasons, the values passed to ``terminate(reason)``.
+
+They mirror Cowboy's websocket terminate reasons and Erlang's exit reasons:
+
+=================  ==========================================================
+``Normal()``        ended on its own without error: an actor returned
+                    :class:`~actorsock.core.frames.Stop` or its callbacks
+                    finished, or a connection was turned down before the
+                    upgrade (``init`` rejected it).
+``Remote(c, r)``    the client sent a close frame with code ``c`` and reason
+                    ``r`` (``1005`` when the frame carried no code).
+``Stop()``          the handler asked to end the connection by returning
+                    ``Stop`` or ``Close``.
+``Timeout()``       no data arrived from the client within ``idle_timeout``.
+``Crash(exc)``      a callback raised ``exc``.
+``Shutdown()``      the server or a supervisor is shutting the process down.
+``Error(k, c)``     the connection failed: ``k`` is one of ``"closed"``
+                    (TCP lost without a close frame, 1006), ``"badencoding"``
+                    (1007), ``"badframe"`` (1002), ``"badsize"`` (1009),
+                    ``"mailbox_overflow"`` (1013), ``"send_queue_overflow"``;
+                    ``c`` is the close code involved, when any.
+=================  ==========================================================
+
+``reason.abnormal`` tells a supervisor whether a ``transient`` child should be
+restarted: only ``Crash`` and ``Error`` are abnormal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "Crash",
+    "Error",
+    "Normal",
+    "Reason",
+    "Remote",
+    "Shutdown",
+    "Stop",
+    "Timeout",
+]
+
+
+class Reason:
+    """Base class of every exit reason."""
+
+    __slots__ = ()
+
+    @property
+    def abnormal(self) -> bool:
+        """True when the exit is a failure (``Crash`` or ``Error``)."""
+        return False
+
+    @property
+    def name(self) -> str:
+        """Short lower-case name for logs, such as ``"remote"``."""
+        return type(self).__name__.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Normal(Reason):
+    """The process finished without error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Remote(Reason):
+    """The peer closed the WebSocket with a close frame.
+
+    Attributes:
+        code: The close code the peer sent (1005 when it sent none).
+        reason: The close reason text the peer sent, possibly empty.
+    """
+
+    code: int = 1005
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Stop(Reason):
+    """The handler itself asked to stop (returned ``Stop`` or ``Close``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeout(Reason):
+    """The idle timeout elapsed without data from the client."""
+
+
+@dataclass(frozen=True, slots=True)
+class Crash(Reason):
+    """A callback raised an exception.
+
+    Attributes:
+        exception: The exception that was raised.
+    """
+
+    exception: BaseException
+
+    @property
+    def abnormal(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown(Reason):
+    """The process was asked to stop by its supervisor or the server."""
+
+
+@dataclass(frozen=True, slots=True)
+class Error(Reason):
+    """The connection failed because of the transport or a resource bound.
+
+    Attributes:
+        kind: A short machine-readable word, see the module docstring.
+        code: The WebSocket close code involved, when there is one.
+    """
+
+    kind: str
+    code: int | None = None
+
+    @property
+    def abnormal(self) -> bool:
+        return True

@@ -1,0 +1,132 @@
+"""The HTTP request a handler's ``init`` sees, and what ``init`` may answer.
+
+``init(request)`` runs before the WebSocket upgrade. It returns ``None`` (or
+:class:`Accept`) to go on, :class:`Accept` with a subprotocol or extra
+response headers, or :class:`Reject` to answer with a plain HTTP response and
+never upgrade (the connection then ends with reason ``Normal``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from urllib.parse import parse_qsl
+
+__all__ = ["Accept", "Reject", "Request", "Response"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An HTTP request head, as parsed by the server's front.
+
+    Attributes:
+        method: ``"GET"``, ``"POST"``...
+        path: The path without the query string, as sent (not decoded).
+        query_string: The raw query string, without ``?``.
+        headers: ``(name, value)`` pairs in order; names are lower-case.
+        remote: ``(host, port)`` of the client, when known.
+        path_params: Decoded values of the route's ``{name}`` segments.
+        route: The route pattern that matched, such as ``"/rooms/{room}"``.
+        http_version: ``"1.1"`` or ``"1.0"``.
+    """
+
+    method: str
+    path: str
+    query_string: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    remote: tuple[str, int] | None = None
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    route: str = ""
+    http_version: str = "1.1"
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        """Return the first value of header ``name`` (case-insensitive)."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def header_all(self, name: str) -> list[str]:
+        """Return every value of header ``name`` in order."""
+        name = name.lower()
+        return [value for key, value in self.headers if key == name]
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters, decoded; for a repeated name the last value wins."""
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies from the ``Cookie`` headers; malformed ones are ignored."""
+        jar: SimpleCookie = SimpleCookie()
+        for value in self.header_all("cookie"):
+            try:
+                jar.load(value)
+            except CookieError:
+                continue
+        return {name: morsel.value for name, morsel in jar.items()}
+
+    @property
+    def subprotocols(self) -> tuple[str, ...]:
+        """The subprotocols the client offered, in its order of preference."""
+        offered: list[str] = []
+        for value in self.header_all("sec-websocket-protocol"):
+            offered.extend(token.strip() for token in value.split(",") if token.strip())
+        return tuple(offered)
+
+    @property
+    def origin(self) -> str | None:
+        """The ``Origin`` header, if the client sent one."""
+        return self.header("origin")
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """Go on with the upgrade.
+
+    Attributes:
+        subprotocol: One of ``request.subprotocols`` to confirm, or None.
+        headers: Extra ``(name, value)`` response headers for the 101 reply.
+    """
+
+    subprotocol: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """Refuse the upgrade with a plain HTTP response.
+
+    Attributes:
+        status: An HTTP status code from 400 to 599.
+        body: Response body (``str`` is sent as UTF-8 text).
+        headers: Extra ``(name, value)`` response headers.
+    """
+
+    status: int = 403
+    body: str | bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not 400 <= self.status <= 599:
+            raise ValueError(f"a rejection needs a 4xx or 5xx status, not {self.status}")
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A plain HTTP response, returned by HTTP endpoints (``App(http_routes=...)``).
+
+    Attributes:
+        status: The status code.
+        body: The body (``str`` is sent as UTF-8).
+        content_type: The ``Content-Type`` header.
+        headers: Extra ``(name, value)`` headers.
+    """
+
+    status: int = 200
+    body: str | bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()

@@ -1,0 +1,59 @@
+"""Shared fixtures: a fake node for pure tests, helpers for server tests."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from actorsock.core.mailbox import Mailbox
+from actorsock.core.process import Pid
+from actorsock.core.timers import TimerHeap, TimerRef
+
+
+class FakeNode:
+    """A Node for pure tests: a manual clock, a timer heap, recorded wake-ups."""
+
+    def __init__(self) -> None:
+        self._thread_id = threading.get_ident()
+        self.now = 0.0
+        self.timers = TimerHeap()
+        self.hops: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
+        self.wakes: dict[Pid, int] = {}
+
+    @property
+    def thread_id(self) -> int:
+        return self._thread_id
+
+    def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
+        self.hops.append((fn, args))
+
+    def run_hops(self) -> None:
+        hops, self.hops = self.hops, []
+        for fn, args in hops:
+            fn(*args)
+
+    def schedule_timer(
+        self, dest: Pid, delay: float, message: Any, interval: float | None
+    ) -> TimerRef:
+        return self.timers.schedule(self.now, delay, dest, message, interval)
+
+    def cancel_timer(self, ref: TimerRef) -> bool:
+        return self.timers.cancel(ref)
+
+    def spawn(self, capacity: int = 8, policy: str = "disconnect") -> Pid:
+        pid = Pid._spawn(self, Mailbox(capacity, policy))
+        self.wakes[pid] = 0
+
+        def wake() -> None:
+            self.wakes[pid] += 1
+
+        pid._wake = wake
+        return pid
+
+
+@pytest.fixture
+def node() -> FakeNode:
+    return FakeNode()
