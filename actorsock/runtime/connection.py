@@ -1,0 +1,354 @@
+"""Runs one WebSocket connection as a process driving a :class:`~actorsock.core.handler.Handler`.
+
+Theory of operation
+-------------------
+The connection is one trio task (plus trio-websocket's reader task). The
+handler's callbacks run strictly one at a time in that task. The task parks
+on a :class:`~actorsock.runtime.waker.Waker` that three things wake: a message
+in the mailbox, a frame from the client, and the end of the connection.
+
+Lifecycle::
+
+    init(request) --Reject--------------------------------------------> Normal
+        | crash -> HTTP 500 ----------------------------------------> Crash
+        v
+    upgrade (101) --client gone / too slow--------------------------> Error("closed")
+        v
+    websocket_init()
+        v
+    loop, alternating fairly between client frames and mailbox messages:
+        stop requested (server shutdown) ------- close 1001 ----------> Shutdown
+        mailbox overflow (policy disconnect) --- close 1013 ----------> Error("mailbox_overflow")
+        no client data for idle_timeout -------- close 1000 ----------> Timeout
+        client frame  -> websocket_handle(frame) -> commands
+        message       -> websocket_info(msg)     -> commands
+            Close(c, r) / Stop -------------- close c / 1000 ---------> Stop
+            callback raised ----------------- close 1011 -------------> Crash(exc)
+        client closed with a close frame -------------------------------> Remote(code, reason)
+        protocol violation / oversize ---------- close 1002/1007/1009 -> Error(kind, code)
+        TCP lost ---------------------------------------------------------> Error("closed", 1006)
+        cancelled (drain timeout passed) --------------------------------> Shutdown
+
+Whatever the path, the socket is closed, then ``terminate(reason)`` runs
+exactly once, then the pid dies (registries forget it, monitors get ``Down``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+
+from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
+from ..core.handler import Handler
+from ..core.process import exit_process, reset_current_pid, set_current_pid
+from ..core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
+from ..core.reasons import Stop as StopReason
+from ..core.request import Accept, Reject, Request, Response
+from ..transports.front import close_quietly
+from ..transports.http import write_response
+from ..transports.websocket import ConnectionClosed, ServerWebSocket, accept_websocket
+from .actor import run_terminate, spawn_process
+from .stats import Counters
+
+__all__ = ["ConnectionOptions", "run_connection"]
+
+# Close codes the server sent first, and what they mean for terminate.
+_SERVER_CLOSE_KINDS = {1002: "badframe", 1007: "badencoding", 1009: "badsize"}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    """Server-wide defaults for connections; handler class attributes override them.
+
+    Attributes:
+        idle_timeout: Seconds without client data before ``Timeout``.
+        ping_interval: Seconds of client silence before the server pings
+            (0 disables pings).
+        max_message_size: Largest client message in bytes (1009 beyond).
+        mailbox_size: Mailbox capacity.
+        overflow: Mailbox overflow policy.
+        handshake_timeout: Seconds to complete the upgrade after ``init``.
+        close_timeout: Seconds to wait for the client's close frame.
+    """
+
+    idle_timeout: float = 60.0
+    ping_interval: float = 0.0
+    max_message_size: int = 1 << 20
+    mailbox_size: int = 1024
+    overflow: str = "disconnect"
+    handshake_timeout: float = 10.0
+    close_timeout: float = 5.0
+
+
+class _CallbackCrash(Exception):
+    """Wraps an exception raised by a handler callback."""
+
+    def __init__(self, exc: Exception) -> None:
+        super().__init__(repr(exc))
+        self.exc = exc
+
+
+def _pick(handler_value: Any, default: Any) -> Any:
+    return default if handler_value is None else handler_value
+
+
+class _Connection:
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        head: bytes,
+        request: Request,
+        handler: Handler,
+        options: ConnectionOptions,
+        counters: Counters,
+        log: Any,
+    ) -> None:
+        self.stream = stream
+        self.head = head
+        self.request = request
+        self.handler = handler
+        self.options = options
+        self.counters = counters
+        self.log = log
+        self.idle_timeout = float(_pick(handler.idle_timeout, options.idle_timeout))
+        self.ping_interval = float(_pick(handler.ping_interval, options.ping_interval))
+        self.max_message_size = int(_pick(handler.max_message_size, options.max_message_size))
+        self.pid, self.waker = spawn_process(handler, options.mailbox_size, options.overflow)
+        self.ws: ServerWebSocket | None = None
+        self.last_activity = 0.0
+        self.last_ping = 0.0
+
+    async def _call(self, callback: Awaitable[Any]) -> Any:
+        try:
+            return await callback
+        except Exception as exc:
+            raise _CallbackCrash(exc) from exc
+
+    async def serve(self, nursery: trio.Nursery) -> Reason:
+        handler, request = self.handler, self.request
+        try:
+            decision = await self._call(handler.init(request))
+            if decision is not None and not isinstance(decision, Accept | Reject):
+                raise _CallbackCrash(
+                    TypeError(
+                        f"init returned {decision!r}; return None, Accept(...) or Reject(...)"
+                    )
+                )
+        except _CallbackCrash as crash:
+            self.log.error("init crashed", exc_info=crash.exc)
+            await write_response(self.stream, None, Response(500, "internal server error\n"))
+            return Crash(crash.exc)
+        if isinstance(decision, Reject):
+            await write_response(
+                self.stream,
+                None,
+                Response(decision.status, decision.body, headers=decision.headers),
+            )
+            self.log.info("rejected in init", status=decision.status)
+            return Normal()
+        accept = decision or Accept()
+        if accept.subprotocol is not None and accept.subprotocol not in request.subprotocols:
+            error = ValueError(
+                f"init chose subprotocol {accept.subprotocol!r}, which the "
+                f"client did not offer ({request.subprotocols})"
+            )
+            self.log.error("init crashed", exc_info=error)
+            await write_response(self.stream, None, Response(500, "internal server error\n"))
+            return Crash(error)
+        with trio.move_on_after(self.options.handshake_timeout):
+            with contextlib.suppress(ConnectionClosed):
+                self.ws = await accept_websocket(
+                    nursery,
+                    self.stream,
+                    self.head,
+                    subprotocol=accept.subprotocol,
+                    headers=[(name.encode(), value.encode()) for name, value in accept.headers],
+                    max_message_size=self.max_message_size,
+                    on_inbound=self.waker.wake,
+                )
+        if self.ws is None:
+            return Error("closed", 1006)
+        self.counters.opened()
+        self.log.info("open", subprotocol=accept.subprotocol)
+        self.last_activity = self.last_ping = trio.current_time()
+        try:
+            reason = await self._execute(await self._call(handler.websocket_init()))
+            return reason or await self._loop()
+        except _CallbackCrash as crash:
+            self.counters.crashes += 1
+            self.log.error("handler crashed", exc_info=crash.exc)
+            await self._close(1011, "internal error")
+            return Crash(crash.exc)
+
+    async def _loop(self) -> Reason:
+        ws, pid, handler = self.ws, self.pid, self.handler
+        assert ws is not None
+        mailbox = pid.mailbox
+        prefer_client = True
+        while True:
+            if pid.stop_request is not None:
+                await self._close(
+                    1001 if isinstance(pid.stop_request, Shutdown) else 1000, "server shutting down"
+                )
+                return pid.stop_request
+            if mailbox.overflowed:
+                self.counters.overflows += 1
+                self.log.warning(
+                    "mailbox overflow; disconnecting slow connection",
+                    capacity=mailbox.capacity,
+                    dropped=mailbox.dropped,
+                )
+                await self._close(1013, "mailbox overflow")
+                return Error("mailbox_overflow", 1013)
+            now = trio.current_time()
+            if now >= self.last_activity + self.idle_timeout:
+                await self._close(1000, "idle timeout")
+                return Timeout()
+            if self.ping_interval and now >= self._ping_due():
+                self.last_ping = now
+                try:
+                    await ws.send_ping()
+                except ConnectionClosed:
+                    return self._closed_reason()
+            frame = None
+            if prefer_client or not mailbox:
+                try:
+                    frame = ws.next_inbound()
+                except ConnectionClosed:
+                    return self._closed_reason()
+            if frame is not None:
+                prefer_client = False
+                self.last_activity = now
+                self.counters.messages_in += 1
+                result = await self._call(handler.websocket_handle(frame))
+            elif mailbox:
+                prefer_client = True
+                result = await self._call(handler.websocket_info(mailbox.pop()))
+            else:
+                wake_at = self.last_activity + self.idle_timeout
+                if self.ping_interval:
+                    wake_at = min(wake_at, self._ping_due())
+                with trio.move_on_at(wake_at):
+                    await self.waker.wait()
+                continue
+            reason = await self._execute(result)
+            if reason is not None:
+                return reason
+
+    def _ping_due(self) -> float:
+        return max(self.last_activity, self.last_ping) + self.ping_interval
+
+    async def _execute(self, result: Any) -> Reason | None:
+        """Carry out a callback's commands in order; return a reason to stop."""
+        try:
+            commands: tuple[Command, ...] = commands_of(result)
+        except TypeError as exc:
+            raise _CallbackCrash(exc) from None
+        ws = self.ws
+        assert ws is not None
+        for command in commands:
+            if isinstance(command, Text | Binary | Ping | Pong):
+                try:
+                    await ws.send_frame(command)
+                except ConnectionClosed:
+                    return self._closed_reason()
+                self.counters.messages_out += 1
+            elif isinstance(command, Close):
+                await self._close(command.code, command.reason)
+                return StopReason()
+            elif isinstance(command, Stop):
+                await self._close(1000, "")
+                return StopReason()
+            elif isinstance(command, SetOptions) and command.idle_timeout is not None:
+                self.idle_timeout = command.idle_timeout
+        return None
+
+    def _closed_reason(self) -> Reason:
+        ws = self.ws
+        assert ws is not None
+        if ws.peer_close is not None:
+            return Remote(*ws.peer_close)
+        kind = _SERVER_CLOSE_KINDS.get(ws.sent_close_code or 0)
+        if kind is not None:
+            return Error(kind, ws.sent_close_code)
+        return Error("closed", 1006)
+
+    async def _close(self, code: int, reason: str) -> None:
+        ws = self.ws
+        if ws is None:
+            return
+        with trio.move_on_after(self.options.close_timeout):
+            await ws.aclose(code, reason)
+
+
+async def run_connection(
+    stream: trio.abc.Stream,
+    head: bytes,
+    request: Request,
+    handler_class: type[Handler],
+    *,
+    options: ConnectionOptions,
+    counters: Counters,
+    log: Any,
+    on_start: Callable[[Any], None] = lambda pid: None,
+    on_end: Callable[[Any], None] = lambda pid: None,
+) -> None:
+    """Serve one accepted upgrade request with a fresh ``handler_class()``.
+
+    Args:
+        stream: The client stream (owned from now on; closed on return).
+        head: The bytes the front read (the request head).
+        request: The parsed request, with path params and route.
+        handler_class: The route's :class:`Handler` subclass.
+        options: Server-wide connection defaults.
+        counters: Server counters to update.
+        log: The server logger; the connection binds pid, route and remote.
+        on_start: Called with the pid as soon as it exists.
+        on_end: Called with the pid after ``terminate`` has run.
+    """
+    handler = handler_class()
+    handler.request = request
+    remote = f"{request.remote[0]}:{request.remote[1]}" if request.remote else "?"
+    conn = _Connection(
+        stream,
+        head,
+        request,
+        handler,
+        options,
+        counters,
+        log.bind(route=request.route, remote=remote),
+    )
+    pid = conn.pid
+    conn.log = conn.log.bind(pid=str(pid))
+    on_start(pid)
+    token = set_current_pid(pid)
+    started = trio.current_time()
+    reason: Reason = Shutdown()
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                reason = await conn.serve(nursery)
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            if conn.ws is None:
+                await close_quietly(stream)
+            else:
+                await conn.ws.abort()
+        await run_terminate(handler.terminate, reason, conn.log)
+        exit_process(pid, reason)
+        if conn.ws is not None:
+            counters.closed()
+            conn.log.info(
+                "close",
+                reason=reason.name,
+                detail=repr(reason),
+                duration=round(trio.current_time() - started, 3),
+            )
+        on_end(pid)
+        reset_current_pid(token)

@@ -1,0 +1,101 @@
+"""The connection supervisor: a dynamic supervisor of temporary connection processes.
+
+Every accepted stream runs as a task in this supervisor's nursery, from the
+first byte of its request to the end of its WebSocket. Connections are never
+restarted (a client reconnects by itself). The supervisor caps how many
+WebSocket connections may be open or upgrading (``max_connections``; the
+front answers 503 beyond it) and drains them on shutdown:
+
+1. stop admitting (new upgrades get 503);
+2. ask every connection to stop: each closes with 1001 and its handler's
+   ``terminate`` gets ``Shutdown()``;
+3. wait up to ``drain_timeout`` for them to finish, then cancel what is left
+   (those still get ``terminate(Shutdown())``).
+"""
+
+from __future__ import annotations
+
+import trio
+
+from ..core.process import Pid
+from ..core.reasons import Shutdown
+
+__all__ = ["ConnectionSupervisor"]
+
+
+class ConnectionSupervisor:
+    """Owns the tasks of client connections.
+
+    Args:
+        max_connections: Most WebSocket connections open or upgrading at once.
+        drain_timeout: Seconds connections get to close at shutdown.
+    """
+
+    def __init__(self, max_connections: int, drain_timeout: float) -> None:
+        self.max_connections = max_connections
+        self.drain_timeout = drain_timeout
+        self.accepting = True
+        self._reserved = 0
+        self._pids: set[Pid] = set()
+        self._nursery: trio.Nursery | None = None
+        self._shutdown = trio.Event()
+        self._all_ended = trio.Event()
+
+    @property
+    def nursery(self) -> trio.Nursery:
+        """The nursery connection tasks run in (available once running)."""
+        if self._nursery is None:
+            raise RuntimeError("the connection supervisor is not running")
+        return self._nursery
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[ConnectionSupervisor] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Supervise connections until :meth:`request_shutdown`, then drain them."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started(self)
+            await self._shutdown.wait()
+            await self._drain()
+            nursery.cancel_scope.cancel()
+
+    def admit(self) -> bool:
+        """Reserve a slot for a new WebSocket connection; False when full or stopping."""
+        if not self.accepting or self._reserved >= self.max_connections:
+            return False
+        self._reserved += 1
+        return True
+
+    def started(self, pid: Pid) -> None:
+        """Record a connection process (it holds a slot from :meth:`admit`)."""
+        self._pids.add(pid)
+        if self._shutdown.is_set():
+            pid.request_stop(Shutdown())
+
+    def ended(self, pid: Pid) -> None:
+        """Forget a connection process and free its slot."""
+        self._pids.discard(pid)
+        self._reserved -= 1
+        if not self._pids:
+            self._all_ended.set()
+
+    def pids(self) -> list[Pid]:
+        """The pids of the connections running now."""
+        return sorted(self._pids)
+
+    def __len__(self) -> int:
+        return len(self._pids)
+
+    def request_shutdown(self) -> None:
+        """Stop admitting and start draining (returns at once)."""
+        self.accepting = False
+        self._shutdown.set()
+
+    async def _drain(self) -> None:
+        if not self._pids:
+            return
+        self._all_ended = trio.Event()
+        for pid in list(self._pids):
+            pid.request_stop(Shutdown())
+        with trio.move_on_after(self.drain_timeout):
+            await self._all_ended.wait()

@@ -1,0 +1,110 @@
+"""The node: one running app's event loop, its timers and its processes.
+
+A :class:`Node` is what a :class:`~actorsock.core.process.Pid` points to. It
+knows the thread of its trio loop (so ``send`` from other threads can hop
+onto it), owns the :class:`~actorsock.core.timers.TimerHeap` of every
+``send_after``/``send_interval`` and runs the single task that fires them.
+Timers use ``trio.current_time()``, so they follow ``trio.testing.MockClock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ..core.mailbox import Mailbox
+from ..core.process import Pid, deliver
+from ..core.timers import TimerHeap, TimerRef
+from .waker import Waker
+
+__all__ = ["Node", "current_node"]
+
+
+class Node:
+    """Runtime services of one trio loop; get it with :func:`current_node`."""
+
+    def __init__(self) -> None:
+        self._thread_id = threading.get_ident()
+        self._token = trio.lowlevel.current_trio_token()
+        self.timers = TimerHeap()
+        self._timer_waker = Waker()
+        self.processes = 0
+
+    @property
+    def thread_id(self) -> int:
+        """The thread the loop runs on."""
+        return self._thread_id
+
+    def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run ``fn(*args)`` on the loop; from any thread. Dropped once the loop has ended."""
+        with contextlib.suppress(trio.RunFinishedError):
+            self._token.run_sync_soon(fn, *args)
+
+    def spawn(self, mailbox: Mailbox, wake: Callable[[], None]) -> Pid:
+        """Create a pid whose messages wake the process through ``wake``."""
+        pid = Pid._spawn(self, mailbox)
+        pid._wake = wake
+        return pid
+
+    def schedule_timer(
+        self, dest: Pid, delay: float, message: Any, interval: float | None
+    ) -> TimerRef:
+        """Send ``message`` to ``dest`` after ``delay`` seconds, then every ``interval``.
+
+        Raises:
+            RuntimeError: When called from another thread (use ``send`` there).
+            ValueError: For a negative delay or a non-positive interval.
+        """
+        if threading.get_ident() != self._thread_id:
+            raise RuntimeError("timers are set from the node's loop; from threads use send()")
+        earliest = self.timers.next_deadline()
+        ref = self.timers.schedule(trio.current_time(), delay, dest, message, interval)
+        if earliest is None or ref.deadline < earliest:
+            self._timer_waker.wake()
+        return ref
+
+    def cancel_timer(self, ref: TimerRef) -> bool:
+        """Cancel a timer; True if it was still pending."""
+        return self.timers.cancel(ref)
+
+    async def run_timers(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Fire due timers forever (runs as the first child of an app's tree)."""
+        task_status.started()
+        timers = self.timers
+        while True:
+            deadline = timers.next_deadline()
+            if deadline is None:
+                await self._timer_waker.wait()
+            else:
+                with trio.move_on_at(deadline):
+                    await self._timer_waker.wait()
+            for ref in timers.pop_due(trio.current_time()):
+                deliver(ref.dest, ref.message)
+
+
+_NODE: trio.lowlevel.RunVar[Node] = trio.lowlevel.RunVar("actorsock_node")
+
+
+def current_node() -> Node:
+    """Return the node of the current trio run, creating it on first use.
+
+    There is one node per ``trio.run``: every app and actor in the run shares
+    its timers. Its timer driver runs as a trio system task, so it lives as
+    long as the run.
+
+    Raises:
+        RuntimeError: Outside of ``trio.run``.
+    """
+    try:
+        return _NODE.get()
+    except LookupError:
+        node = Node()
+        _NODE.set(node)
+        trio.lowlevel.spawn_system_task(node.run_timers, name="actorsock-timers")
+        return node
