@@ -1,0 +1,238 @@
+"""The WebSocket transport: trio-websocket, with the hooks a connection actor needs.
+
+trio-websocket does the WebSocket protocol (through wsproto). This module is
+the one place that leans on its internals, so that a change underneath fails
+here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
+
+* the server connection is built from bytes the front already read (the
+  request head), through :class:`PrefixedStream`;
+* the connection actor must wake up when a client message arrives instead of
+  parking a task in ``get_message()``: :class:`ServerWebSocket` calls
+  ``on_inbound`` after the library queues a message, and
+  :meth:`ServerWebSocket.next_inbound` takes it without waiting;
+* ping and pong frames reach the handler (the library answers pings itself);
+* a protocol error in the client's data is answered with a close frame
+  carrying its code (1002 bad frame, 1007 bad UTF-8); the library alone would
+  drop the TCP connection without one;
+* the close code the server sent first (1002, 1007, 1009 too big) is kept, so
+  the terminate reason can say what went wrong.
+
+Private members used: ``WebSocketConnection._reader_task``, ``_get_request``,
+``_handle_message_event``, ``_handle_ping_event``, ``_handle_pong_event``,
+``_handle_close_connection_event``, ``_send``, ``_send_channel``,
+``_recv_channel``, ``_stream``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+
+import trio
+import trio_websocket
+import wsproto
+from trio_websocket import ConnectionClosed, WebSocketConnection
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import CloseConnection
+from wsproto.events import Ping as WsPing
+from wsproto.events import Pong as WsPong
+
+from ..core.frames import Binary, Frame, Ping, Pong, Text
+
+__all__ = ["ConnectionClosed", "PrefixedStream", "ServerWebSocket", "accept_websocket"]
+
+# How many complete client messages the library may hold before its reader
+# stops reading the socket (TCP backpressure then slows the client down).
+INBOUND_QUEUE_SIZE = 4
+
+
+class PrefixedStream(trio.abc.Stream):
+    """A stream that first returns ``prefix``, then reads from ``stream``."""
+
+    def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
+        self.transport_stream = stream
+        self._prefix = prefix
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._prefix:
+            if max_bytes is None or max_bytes >= len(self._prefix):
+                data, self._prefix = self._prefix, b""
+            else:
+                data, self._prefix = self._prefix[:max_bytes], self._prefix[max_bytes:]
+            await trio.lowlevel.checkpoint()
+            return bytes(data)
+        return bytes(await self.transport_stream.receive_some(max_bytes))
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.transport_stream.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.transport_stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.transport_stream.aclose()
+
+
+class ServerWebSocket(WebSocketConnection):
+    """A server-side trio-websocket connection that reports to its actor.
+
+    Args:
+        stream: The client stream, positioned at the start of the request.
+        max_message_size: Larger client messages close the connection with 1009.
+        on_inbound: Called (synchronously) whenever a client frame or the end
+            of the connection becomes available.
+    """
+
+    def __init__(
+        self, stream: trio.abc.Stream, *, max_message_size: int, on_inbound: Callable[[], None]
+    ) -> None:
+        super().__init__(
+            stream,
+            WSConnection(ConnectionType.SERVER),
+            message_queue_size=INBOUND_QUEUE_SIZE,
+            max_message_size=max_message_size,
+        )
+        self._on_inbound = on_inbound
+        self.peer_close: tuple[int, str] | None = None
+        self.sent_close_code: int | None = None
+
+    # -- hooks into the library's reader task ---------------------------
+
+    async def _handle_message_event(
+        self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
+    ) -> None:
+        await super()._handle_message_event(event)
+        if event.message_finished:
+            self._on_inbound()
+
+    async def _handle_ping_event(self, event: WsPing) -> None:
+        await super()._handle_ping_event(event)
+        await self._queue_control(Ping(bytes(event.payload)))
+
+    async def _handle_pong_event(self, event: WsPong) -> None:
+        await super()._handle_pong_event(event)
+        await self._queue_control(Pong(bytes(event.payload)))
+
+    async def _queue_control(self, frame: Frame) -> None:
+        try:
+            await self._send_channel.send(frame)  # type: ignore[arg-type]
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return
+        self._on_inbound()
+
+    async def _handle_close_connection_event(self, event: CloseConnection) -> None:
+        if self._wsproto.state is ConnectionState.OPEN:
+            # wsproto reports a protocol error in the client's data (bad UTF-8,
+            # unmasked or malformed frame) as a CloseConnection event without
+            # sending anything, and the library would then just drop TCP. Fail
+            # the connection properly: send the close frame with that code.
+            reason = (event.reason or "").encode()[:123].decode(errors="ignore")
+            with contextlib.suppress(ConnectionClosed):
+                await self._send(CloseConnection(code=event.code, reason=reason))
+        elif self.sent_close_code is None:
+            self.peer_close = (int(event.code), event.reason or "")
+        await super()._handle_close_connection_event(event)
+        self._on_inbound()
+
+    async def _send(self, event: wsproto.events.Event) -> None:
+        if (
+            isinstance(event, CloseConnection)
+            and self.peer_close is None
+            and self.sent_close_code is None
+        ):
+            self.sent_close_code = int(event.code)
+        await super()._send(event)
+
+    async def _reader_task(self) -> None:
+        try:
+            await super()._reader_task()
+        finally:
+            self._on_inbound()
+
+    # -- what the connection actor uses ---------------------------------
+
+    def next_inbound(self) -> Frame | None:
+        """Return the next client frame, or None if none is waiting.
+
+        Raises:
+            ConnectionClosed: Once the connection has closed and every frame
+                received before the close has been returned.
+        """
+        try:
+            item = self._recv_channel.receive_nowait()
+        except trio.WouldBlock:
+            return None
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise ConnectionClosed(self.closed) from None
+        if isinstance(item, str):
+            return Text(item)
+        if isinstance(item, bytes | bytearray):
+            return Binary(bytes(item))
+        return item
+
+    async def send_frame(self, frame: Frame) -> None:
+        """Send one frame to the client.
+
+        Raises:
+            ConnectionClosed: If the connection is closed or closing.
+        """
+        if isinstance(frame, Text):
+            await self.send_message(frame.text)
+        elif isinstance(frame, Binary):
+            await self.send_message(frame.data)
+        elif isinstance(frame, Pong):
+            await self.pong(frame.data)
+        else:
+            await self.send_ping(frame.data)
+
+    async def send_ping(self, payload: bytes = b"") -> None:
+        """Send a ping without waiting for its pong (the pong reaches the handler)."""
+        if self.closed:
+            raise ConnectionClosed(self.closed)
+        await self._send(WsPing(payload=payload))
+
+    async def abort(self) -> None:
+        """Close the TCP connection now, without a close handshake."""
+        await trio.aclose_forcefully(self._stream)
+
+
+async def accept_websocket(
+    nursery: trio.Nursery,
+    stream: trio.abc.Stream,
+    head: bytes,
+    *,
+    subprotocol: str | None,
+    headers: list[tuple[bytes, bytes]],
+    max_message_size: int,
+    on_inbound: Callable[[], None],
+) -> ServerWebSocket:
+    """Complete the opening handshake of a request the front already read.
+
+    Args:
+        nursery: Where the library's reader task runs (one per connection).
+        stream: The client stream; ``head`` was read from it.
+        head: Every byte read so far (the request head, maybe more).
+        subprotocol: The subprotocol to confirm, or None.
+        headers: Extra response headers.
+        max_message_size: See :class:`ServerWebSocket`.
+        on_inbound: See :class:`ServerWebSocket`.
+
+    Returns:
+        The open connection.
+
+    Raises:
+        ConnectionClosed: If the client went away during the handshake.
+    """
+    ws = ServerWebSocket(
+        PrefixedStream(stream, head), max_message_size=max_message_size, on_inbound=on_inbound
+    )
+    nursery.start_soon(ws._reader_task)
+    request = await ws._get_request()
+    await request.accept(subprotocol=subprotocol, extra_headers=headers)
+    return ws
+
+
+def library_version() -> str:
+    """The trio-websocket version this bridge runs on (for logs and tests)."""
+    return getattr(trio_websocket, "__version__", "unknown")

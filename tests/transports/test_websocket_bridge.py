@@ -1,0 +1,57 @@
+"""Canaries: the trio-websocket internals the bridge relies on must still exist.
+
+If one of these fails after upgrading trio-websocket, actorsock's transport
+(actorsock/transports/websocket.py) must be revisited before release.
+"""
+
+import inspect
+
+import trio_websocket
+from trio_websocket import WebSocketConnection
+
+from actorsock.transports.websocket import PrefixedStream, ServerWebSocket
+
+HOOKED = [
+    "_reader_task",
+    "_get_request",
+    "_handle_message_event",
+    "_handle_ping_event",
+    "_handle_pong_event",
+    "_handle_close_connection_event",
+    "_send",
+]
+
+
+def test_hooked_private_methods_still_exist_and_are_async():
+    for name in HOOKED:
+        method = getattr(WebSocketConnection, name, None)
+        assert method is not None, f"trio-websocket no longer has {name}"
+        assert inspect.iscoroutinefunction(method), name
+
+
+def test_reader_task_dispatches_through_the_methods_we_override():
+    source = inspect.getsource(WebSocketConnection._reader_task)
+    for name in (
+        "_handle_message_event",
+        "_handle_ping_event",
+        "_handle_pong_event",
+        "_handle_close_connection_event",
+    ):
+        assert f"self.{name}" in source, name
+    assert "self._send_channel" in source
+
+
+def test_private_attributes_used_by_the_bridge():
+    init = inspect.getsource(WebSocketConnection.__init__)
+    for name in ("_send_channel", "_recv_channel", "_stream", "_wsproto"):
+        assert f"self.{name}" in init, name
+    assert issubclass(ServerWebSocket, WebSocketConnection)
+    assert issubclass(PrefixedStream, trio_websocket._impl.trio.abc.Stream)
+
+
+def test_synthesized_close_event_is_still_how_wsproto_reports_bad_input():
+    import wsproto.connection
+
+    assert "yield CloseConnection(code=exc.code" in inspect.getsource(
+        wsproto.connection.Connection.events
+    )
