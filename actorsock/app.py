@@ -1,0 +1,256 @@
+"""The application: routes, workers and the supervision tree that serves them.
+
+The tree an :class:`App` runs (children start top to bottom, stop bottom up)::
+
+    app (one_for_one)
+    ├── workers (one_for_one)       your children: Actors, tasks, supervisors
+    ├── connections                 one temporary process per client connection
+    └── listener                    accepts TCP (or TLS) and hands streams to the front
+
+So on shutdown the listener stops accepting first, then connections close
+with 1001 within ``drain_timeout``, then your workers stop. The node's timers
+(``send_after``/``send_interval``) run for the whole trio run.
+
+Using it::
+
+    app = App(routes={"/echo": Echo, "/rooms/{room}": Room},
+              children=[Ticker])
+    app.run(load_config(overrides={"server.port": 8080}))  # blocks; SIGINT/SIGTERM stop it
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import trio
+
+from .config import Config
+from .core.handler import Actor, Handler
+from .core.process import Pid
+from .core.request import Request, Response
+from .core.routes import Router
+from .logging import configure_logging, get_logger
+from .runtime.connection import ConnectionOptions, run_connection
+from .runtime.connections import ConnectionSupervisor
+from .runtime.node import current_node
+from .runtime.stats import Counters, ServerStatistics
+from .runtime.supervisor import ChildSpec, Supervisor
+from .transports.front import Front, HttpEndpoint
+from .transports.listener import bound_ports, make_ssl_context, open_listeners
+
+__all__ = ["App"]
+
+
+class _OnStarted:
+    """A task status that calls a function when the supervisor reports it started."""
+
+    def __init__(self, callback: Any) -> None:
+        self.started = callback
+
+
+class App:
+    """A WebSocket (and small HTTP) application.
+
+    Args:
+        routes: URL patterns → :class:`~actorsock.core.handler.Handler`
+            subclasses, e.g. ``{"/rooms/{room}": Room}``.
+        http_routes: URL patterns → ``async endpoint(request) -> Response``
+            for plain HTTP (GET/HEAD). ``/healthz`` is added unless given.
+        children: Workers to supervise: Actor subclasses, ChildSpecs or
+            Supervisors, started before the listener.
+        name: For logs.
+
+    Raises:
+        TypeError: If a route's target is not a Handler subclass.
+        RouteError: For a malformed or duplicate route.
+    """
+
+    def __init__(
+        self,
+        routes: Mapping[str, type[Handler]] | None = None,
+        *,
+        http_routes: Mapping[str, HttpEndpoint] | None = None,
+        children: Sequence[ChildSpec | type[Actor] | Supervisor] = (),
+        name: str = "actorsock",
+    ) -> None:
+        routes = dict(routes or {})
+        for pattern, target in routes.items():
+            if not (isinstance(target, type) and issubclass(target, Handler)):
+                raise TypeError(f"route {pattern!r} must map to a Handler subclass, not {target!r}")
+        self.name = name
+        self.ws_routes: Router[type[Handler]] = Router(routes)
+        endpoints = dict(http_routes or {})
+        endpoints.setdefault("/healthz", self._healthz)
+        self.http_routes: Router[HttpEndpoint] = Router(endpoints)
+        self.children = list(children)
+        self.ports: list[int] = []
+        self._counters = Counters()
+        self._connections: ConnectionSupervisor | None = None
+        self._root: Supervisor | None = None
+        self._log = get_logger(app=name)
+
+    # -- running ---------------------------------------------------------
+
+    async def serve(
+        self,
+        config: Config | None = None,
+        *,
+        task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Run the application until :meth:`shutdown` completes.
+
+        Args:
+            config: Options; built-in defaults when None.
+            task_status: Receives the bound ports once listening (use
+                ``await nursery.start(app.serve, config)``).
+
+        Raises:
+            SupervisorError: If a part of the tree gave up.
+            ConfigError: If the TLS certificate or key cannot be loaded.
+        """
+        config = config or Config()
+        server, ws = config.server, config.websocket
+        current_node()
+        ssl_context = make_ssl_context(server.tls_cert, server.tls_key) if server.tls_cert else None
+        options = ConnectionOptions(
+            idle_timeout=ws.idle_timeout,
+            ping_interval=ws.ping_interval,
+            max_message_size=ws.max_message_size,
+            mailbox_size=ws.mailbox_size,
+            overflow=ws.overflow,
+            handshake_timeout=server.handshake_timeout,
+            close_timeout=ws.close_timeout,
+        )
+        connections = ConnectionSupervisor(server.max_connections, server.drain_timeout)
+        self._connections = connections
+
+        async def on_websocket(
+            stream: trio.abc.Stream, head: bytes, request: Request, handler_class: type[Handler]
+        ) -> None:
+            await run_connection(
+                stream,
+                head,
+                request,
+                handler_class,
+                options=options,
+                counters=self._counters,
+                log=self._log,
+                on_start=connections.started,
+                on_end=connections.ended,
+            )
+
+        front = Front(
+            ws_routes=self.ws_routes,
+            http_routes=self.http_routes,
+            on_websocket=on_websocket,
+            admit=connections.admit,
+            allowed_origins=server.allowed_origins,
+            handshake_timeout=server.handshake_timeout,
+            max_head_size=server.max_head_size,
+            log=self._log,
+        )
+        port = server.port
+
+        async def listen(
+            task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
+        ) -> None:
+            nonlocal port
+            listeners = await open_listeners(server.host, port, ssl_context)
+            self.ports = bound_ports(listeners)
+            port = self.ports[0]  # a restarted listener keeps the port it got
+            task_status.started(self.ports)
+            await trio.serve_listeners(front.handle, listeners, handler_nursery=connections.nursery)
+
+        workers = Supervisor(self.children, name="workers")
+        root = Supervisor(
+            [
+                ChildSpec.supervisor(workers, id="workers"),
+                ChildSpec(
+                    "connections",
+                    connections.run,
+                    shutdown=server.drain_timeout + ws.close_timeout + 1.0,
+                    stop=lambda _: connections.request_shutdown(),
+                ),
+                ChildSpec("listener", listen, shutdown=0.0),
+            ],
+            name=self.name,
+        )
+        self._root = root
+        scheme = "wss" if ssl_context else "ws"
+
+        def started(_: object = None) -> None:
+            self._log.info(
+                "listening",
+                host=server.host,
+                ports=self.ports,
+                scheme=scheme,
+                routes=self.ws_routes.patterns(),
+            )
+            task_status.started(self.ports)
+
+        await root.run(task_status=_OnStarted(started))
+
+    def request_shutdown(self) -> None:
+        """Begin a graceful shutdown (returns at once)."""
+        if self._root is not None:
+            self._root.request_shutdown()
+
+    async def shutdown(self) -> None:
+        """Shut down gracefully and wait until everything has stopped."""
+        if self._root is not None:
+            await self._root.shutdown()
+
+    def run(self, config: Config | None = None) -> None:
+        """Configure logging, serve, and stop gracefully on SIGINT or SIGTERM.
+
+        Blocks until shut down. A second signal cuts the drain short.
+        """
+        config = config or Config()
+        configure_logging(config.log.format, config.log.level)
+        trio.run(self._main, config)
+
+    async def _main(self, config: Config) -> None:
+        with (
+            trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals,
+            trio.CancelScope() as everything,
+        ):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._watch_signals, signals, everything)
+                await self.serve(config)
+                nursery.cancel_scope.cancel()
+        self._log.info("stopped")
+
+    async def _watch_signals(self, signals: Any, everything: trio.CancelScope) -> None:
+        count = 0
+        async for signum in signals:
+            count += 1
+            if count == 1:
+                self._log.info("shutting down", signal=signal.Signals(signum).name)
+                self.request_shutdown()
+            else:
+                self._log.warning("second signal; stopping now")
+                everything.cancel()
+
+    # -- introspection ---------------------------------------------------
+
+    def statistics(self) -> ServerStatistics:
+        """Counters of this server (connections, messages in and out...)."""
+        return self._counters.snapshot()
+
+    def connections(self) -> list[Pid]:
+        """Pids of the open connections."""
+        return self._connections.pids() if self._connections else []
+
+    async def _healthz(self, request: Request) -> Response:
+        body = json.dumps({"status": "ok", "connections": self._counters.connections})
+        return Response(200, body + "\n", content_type="application/json")
+
+    def __repr__(self) -> str:
+        routes: Mapping[str, Any] = {
+            "ws": self.ws_routes.patterns(),
+            "http": self.http_routes.patterns(),
+        }
+        return f"<App {self.name} {routes}>"

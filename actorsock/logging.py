@@ -1,0 +1,65 @@
+"""structlog set-up: human-readable lines on a terminal, JSON lines otherwise.
+
+Every connection logs through a logger bound to its ``pid``, ``route`` and
+``remote`` address, so its lines can be grepped out of a busy server's log.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+__all__ = ["configure_logging", "get_logger"]
+
+_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None) -> None:
+    """Configure structlog for actorsock and the application.
+
+    Args:
+        fmt: ``"console"`` (coloured, for people), ``"json"`` (one object per
+            line, for machines) or ``"auto"`` (console when ``stream`` is a
+            terminal, JSON otherwise).
+        level: ``"debug"``, ``"info"``, ``"warning"`` or ``"error"``.
+        stream: Where lines go; standard error by default.
+    """
+    stream = stream if stream is not None else sys.stderr
+    if fmt == "auto":
+        fmt = "console" if getattr(stream, "isatty", lambda: False)() else "json"
+    renderer: Any
+    if fmt == "console":
+        renderer = structlog.dev.ConsoleRenderer()
+        exc_processor: list[Any] = []
+    else:
+        renderer = structlog.processors.JSONRenderer()
+        exc_processor = [structlog.processors.dict_tracebacks]
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *exc_processor,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**context: Any) -> Any:
+    """Return a structlog logger carrying ``context``.
+
+    The logger stays lazy until its first use, so loggers made at import time
+    follow a :func:`configure_logging` call made later.
+    """
+    return structlog.get_logger("actorsock", **context)
