@@ -1,0 +1,92 @@
+"""The demo's handlers; each one is also an example of a handler pattern."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .. import Binary, Handler, Reason, Registry, Text, registry, self_pid, send
+from ..core.frames import Frame
+from ..runtime.stats import ServerStatistics
+
+__all__ = ["Dashboard", "Echo", "Room", "rooms"]
+
+#: Who is in which room: duplicate keys, one entry per connection.
+rooms = Registry(keys="duplicate", name="demo.rooms")
+
+
+class Echo(Handler):
+    """Replies with each frame it receives (pings are answered by the server)."""
+
+    async def websocket_handle(self, frame: Frame) -> Frame | None:
+        if isinstance(frame, Text | Binary):
+            return frame
+        return None
+
+
+class Room(Handler):
+    """A chat room per path, in the style of em-websocket.
+
+    Everyone in ``/rooms/{room}`` receives the others' messages as
+    ``{"event": "message", "from": "<0.12>", "text": "..."}``; joins and
+    leaves arrive as ``{"event": "join" | "leave", "who": ..., "count": n}``.
+    """
+
+    ping_interval = 20.0  # browsers answer pings, which keeps idle members connected
+
+    async def websocket_init(self) -> None:
+        self.room = self.request.path_params["room"]
+        rooms.register(self.room)
+        self._announce("join")
+
+    async def websocket_handle(self, frame: Frame) -> None:
+        if isinstance(frame, Text):
+            event = _encode({"event": "message", "from": str(self.pid), "text": frame.text})
+            me = self.pid
+            rooms.dispatch(self.room, lambda pid, _: pid is not me and send(pid, event))
+
+    async def websocket_info(self, message: Any) -> Any:
+        return message  # already an encoded Text frame
+
+    async def terminate(self, reason: Reason) -> None:
+        if hasattr(self, "room"):
+            rooms.unregister(self.room)
+            self._announce("leave")
+
+    def _announce(self, event: str) -> None:
+        frame = _encode({"event": event, "who": str(self_pid()), "count": rooms.count(self.room)})
+        rooms.dispatch(self.room, lambda pid, _: send(pid, frame))
+
+
+class Dashboard(Handler):
+    """Every second, live server figures: connections and messages per second."""
+
+    ping_interval = 20.0
+    statistics: Any = None  # set by the demo app: a callable returning ServerStatistics
+
+    async def websocket_init(self) -> None:
+        registry.register("dashboards")
+        self.previous: ServerStatistics | None = None
+        self.send_interval(1.0, "tick")
+
+    async def websocket_info(self, message: Any) -> Text | None:
+        if message != "tick" or Dashboard.statistics is None:
+            return None
+        now: ServerStatistics = Dashboard.statistics()
+        before = self.previous or now
+        self.previous = now
+        return _encode(
+            {
+                "event": "tick",
+                "connections": now.connections,
+                "dashboards": registry.count("dashboards"),
+                "messages_in_per_s": now.messages_in - before.messages_in,
+                "messages_out_per_s": now.messages_out - before.messages_out,
+                "messages_in": now.messages_in,
+                "messages_out": now.messages_out,
+            }
+        )
+
+
+def _encode(value: dict[str, Any]) -> Text:
+    return Text(json.dumps(value, separators=(",", ":")))

@@ -1,0 +1,145 @@
+"""Test your handlers the way actorsock tests itself: a real server on port 0, real clients.
+
+Using with pytest-trio::
+
+    from actorsock.testing import open_test_server
+
+    async def test_echo():
+        async with open_test_server(App(routes={"/echo": Echo})) as server:
+            async with server.connect("/echo") as ws:
+                await ws.send_message("hi")
+                assert await ws.get_message() == "hi"
+
+Timers and idle timeouts run on trio's clock, so a test with
+``trio.testing.MockClock(autojump_threshold=0)`` (pytest-trio:
+``@pytest.mark.trio(clock=...)`` or a ``mock_clock`` fixture) skips the waiting,
+as long as the clients are trio tasks in the same run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import trio
+from trio_websocket import WebSocketConnection, open_websocket_url
+
+from ..app import App
+from ..config import Config
+
+__all__ = ["HttpReply", "TestServer", "http_request", "open_test_server"]
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    """A parsed HTTP response: status, lower-case headers, body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class TestServer:
+    """A running app, as handed out by :func:`open_test_server`."""
+
+    __test__ = False  # not a pytest test class
+
+    app: App
+    host: str
+    port: int
+
+    def url(self, path: str, scheme: str = "ws") -> str:
+        """Return the URL of ``path`` on this server."""
+        return f"{scheme}://{self.host}:{self.port}{path}"
+
+    @asynccontextmanager
+    async def connect(self, path: str, **options: Any) -> AsyncIterator[WebSocketConnection]:
+        """Open a trio-websocket client connection to ``path`` for the block.
+
+        Keyword options go to ``trio_websocket.open_websocket_url`` (for
+        example ``subprotocols``, ``extra_headers``, ``message_queue_size``).
+        """
+        opened: list[WebSocketConnection] = []
+        try:
+            async with open_websocket_url(self.url(path), **options) as ws:
+                opened.append(ws)
+                yield ws
+        finally:
+            # trio-websocket's client leaves its socket open after the server
+            # closed the connection; close it so tests do not leak sockets.
+            for ws in opened:
+                await trio.aclose_forcefully(ws._stream)
+
+    async def request(self, raw: bytes) -> HttpReply:
+        """Send raw bytes and parse the HTTP response (see :func:`http_request`)."""
+        return await http_request(self.host, self.port, raw)
+
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> HttpReply:
+        """Send a plain ``GET path`` and return the response."""
+        lines = [f"GET {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        return await self.request(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+
+async def http_request(host: str, port: int, raw: bytes, timeout: float = 10.0) -> HttpReply:
+    """Send ``raw`` over a new TCP connection; read the response until the server closes.
+
+    Raises:
+        trio.TooSlowError: If no complete response arrives within ``timeout``.
+        ValueError: If the reply is not HTTP.
+    """
+    with trio.fail_after(timeout):
+        stream = await trio.open_tcp_stream(host, port)
+        async with stream:
+            await stream.send_all(raw)
+            data = bytearray()
+            while chunk := await stream.receive_some(65536):
+                data += chunk
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/"):
+        raise ValueError(f"not an HTTP response: {bytes(data[:80])!r}")
+    headers = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return HttpReply(int(parts[1]), headers, body)
+
+
+@asynccontextmanager
+async def open_test_server(
+    app: App, config: Config | None = None, **options: Any
+) -> AsyncIterator[TestServer]:
+    """Run ``app`` on 127.0.0.1 and a free port for the duration of the block.
+
+    Args:
+        app: The application.
+        config: Base options (defaults when None); host and port are
+            replaced by 127.0.0.1 and 0.
+        **options: Option overrides as ``section__key=value``, e.g.
+            ``websocket__idle_timeout=5``.
+
+    On exit the app shuts down gracefully, as on SIGTERM.
+    """
+    config = (config or Config()).replace(server__host="127.0.0.1", server__port=0, **options)
+    startup_error: Exception | None = None
+    async with trio.open_nursery() as nursery:
+        try:
+            ports = await nursery.start(app.serve, config)
+        except Exception as exc:
+            # Re-raised below, outside the nursery, so callers see the error
+            # itself (a ConfigError, say) rather than an ExceptionGroup.
+            startup_error = exc
+        else:
+            try:
+                yield TestServer(app, "127.0.0.1", ports[0])
+            finally:
+                with trio.CancelScope(shield=True):
+                    await app.shutdown()
+                nursery.cancel_scope.cancel()
+    if startup_error is not None:
+        raise startup_error
