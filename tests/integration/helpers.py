@@ -1,0 +1,165 @@
+"""Handlers and raw-socket helpers shared by the integration tests."""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+from typing import Any
+
+import trio
+
+from actorsock import Binary, Close, Handler, Ping, Pong, SetOptions, Stop, Text, registry
+
+KEY = base64.b64encode(os.urandom(16)).decode()
+
+
+class Echo(Handler):
+    async def websocket_handle(self, frame):
+        if isinstance(frame, Text | Binary):
+            return frame
+        return None
+
+
+def lifecycle_handler(**options: Any) -> tuple[type[Handler], list[tuple[str, Any]]]:
+    """A handler class that records its callbacks; returns (class, events).
+
+    Text commands from the client: "stop", "close", "crash", "frames",
+    "idle:<seconds>", "register:<key>"; anything else is echoed.
+    """
+    events: list[tuple[str, Any]] = []
+
+    class Recorder(Handler):
+        async def init(self, request):
+            events.append(("init", request))
+
+        async def websocket_init(self):
+            events.append(("websocket_init", self.pid))
+
+        async def websocket_handle(self, frame):
+            events.append(("handle", frame))
+            if isinstance(frame, Ping | Pong):
+                return None
+            text = frame.text if isinstance(frame, Text) else ""
+            if text == "stop":
+                return Stop()
+            if text == "close":
+                return [Text("bye"), Close(4001, "asked to close"), Text("never sent")]
+            if text == "crash":
+                raise RuntimeError("handler bug")
+            if text == "frames":
+                return [Text("one"), Binary(b"two"), Text("three")]
+            if text.startswith("idle:"):
+                return SetOptions(idle_timeout=float(text[5:]))
+            if text.startswith("register:"):
+                registry.register(text[9:], "v")
+                return Text("registered")
+            return frame
+
+        async def websocket_info(self, message):
+            events.append(("info", message))
+            return Text(f"info:{message}")
+
+        async def terminate(self, reason):
+            events.append(("terminate", reason))
+
+    for name, value in options.items():
+        setattr(Recorder, name, value)
+    return Recorder, events
+
+
+def reasons(events: list[tuple[str, Any]]) -> list[Any]:
+    return [value for name, value in events if name == "terminate"]
+
+
+async def wait_for(predicate, timeout: float = 5.0, step: float = 0.01) -> None:
+    """Poll ``predicate`` (checkpoints in between) until true, or fail."""
+    with trio.fail_after(timeout):
+        while not predicate():  # noqa: ASYNC110 - polling state owned by the server
+            await trio.sleep(step)
+
+
+def upgrade_request(path: str, host: str = "127.0.0.1", **headers: str) -> bytes:
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"Host: {host}",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {KEY}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True) -> bytes:
+    """Encode one client frame by hand (so tests can break the rules)."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mask_bit = 0x80 if masked else 0
+    length = len(payload)
+    if length < 126:
+        head += bytes([mask_bit | length])
+    elif length < 65536:
+        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
+    else:
+        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
+    if not masked:
+        return head + payload
+    mask = os.urandom(4)
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+class RawClient:
+    """A hand-driven WebSocket client over a trio TCP stream."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.buffer = b""
+
+    @classmethod
+    async def connect(cls, port: int, path: str) -> RawClient:
+        client = cls(await trio.open_tcp_stream("127.0.0.1", port))
+        await client.stream.send_all(upgrade_request(path))
+        head = await client._read_until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101"), head
+        return client
+
+    async def _read_until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            chunk = await self.stream.receive_some(65536)
+            if not chunk:
+                raise EOFError(self.buffer)
+            self.buffer += chunk
+        head, _, self.buffer = self.buffer.partition(marker)
+        return head
+
+    async def _read_exactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = await self.stream.receive_some(65536)
+            if not chunk:
+                raise EOFError(self.buffer)
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:n], self.buffer[n:]
+        return data
+
+    async def read_frame(self) -> tuple[int, bytes]:
+        b0, b1 = await self._read_exactly(2)
+        length = b1 & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await self._read_exactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await self._read_exactly(8))
+        return b0 & 0x0F, await self._read_exactly(length)
+
+    async def read_close_code(self) -> int:
+        """Read frames until a close frame; return its code."""
+        while True:
+            opcode, payload = await self.read_frame()
+            if opcode == 0x8:
+                return struct.unpack("!H", payload[:2])[0] if payload else 1005
+
+    async def send(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
