@@ -30,7 +30,9 @@ from .core.reasons import Stop as StopReason
 from .core.registry import Keys, Registry
 from .core.request import Accept, Reject, Request, Response
 from .core.supervision import Restart, Strategy
+from .core.send_queue import SendPolicy
 from .core.timers import TimerRef
+from .core.wire import PreparedFrame
 from .errors import (
     ActorsockError,
     AlreadyRegisteredError,
@@ -42,7 +44,21 @@ from .errors import (
     SupervisorError,
 )
 from .runtime.actor import start_actor
-from .runtime.stats import ServerStatistics
+from .pubsub import (
+    LocalAdapter,
+    LocalBus,
+    PubSub,
+    PubSubStatistics,
+    broadcast,
+    broadcast_frame,
+    broadcast_from,
+    local_broadcast,
+    pubsub,
+    subscribe,
+    subscriber_count,
+    unsubscribe,
+)
+from .runtime.stats import ConnectionStatistics, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
 
 #: The default registry: duplicate keys, shared by the whole process.
@@ -62,6 +78,7 @@ __all__ = [
     "Codec",
     "Config",
     "ConfigError",
+    "ConnectionStatistics",
     "Crash",
     "DeadPidError",
     "DecodeError",
@@ -69,6 +86,8 @@ __all__ = [
     "Error",
     "Handler",
     "Keys",
+    "LocalAdapter",
+    "LocalBus",
     "MonitorRef",
     "Normal",
     "NotInActorError",
@@ -76,6 +95,9 @@ __all__ = [
     "Pid",
     "Ping",
     "Pong",
+    "PreparedFrame",
+    "PubSub",
+    "PubSubStatistics",
     "Reason",
     "Registry",
     "RegistryError",
@@ -85,6 +107,7 @@ __all__ = [
     "Response",
     "Restart",
     "RouteError",
+    "SendPolicy",
     "ServerStatistics",
     "SetOptions",
     "Shutdown",
@@ -97,14 +120,22 @@ __all__ = [
     "Timeout",
     "TimerRef",
     "__version__",
+    "broadcast",
+    "broadcast_frame",
+    "broadcast_from",
     "cancel_timer",
     "demonitor",
     "load_config",
+    "local_broadcast",
     "monitor",
+    "pubsub",
     "registry",
     "self_pid",
     "send",
     "send_after",
     "send_interval",
     "start_actor",
+    "subscribe",
+    "subscriber_count",
+    "unsubscribe",
 ]

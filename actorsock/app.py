@@ -36,7 +36,7 @@ from .logging import configure_logging, get_logger
 from .runtime.connection import ConnectionOptions, run_connection
 from .runtime.connections import ConnectionSupervisor
 from .runtime.node import current_node
-from .runtime.stats import Counters, ServerStatistics
+from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
 from .transports.front import Front, HttpEndpoint
 from .transports.listener import bound_ports, make_ssl_context, open_listeners
@@ -123,6 +123,9 @@ class App:
             overflow=ws.overflow,
             handshake_timeout=server.handshake_timeout,
             close_timeout=ws.close_timeout,
+            send_queue_bytes=ws.send_queue_bytes,
+            send_queue_messages=ws.send_queue_messages,
+            send_overflow=ws.send_overflow,
         )
         connections = ConnectionSupervisor(server.max_connections, server.drain_timeout)
         self._connections = connections
@@ -237,8 +240,13 @@ class App:
     # -- introspection ---------------------------------------------------
 
     def statistics(self) -> ServerStatistics:
-        """Counters of this server (connections, messages in and out...)."""
-        return self._counters.snapshot()
+        """Counters of this server (connections, messages and bytes, drops...)."""
+        live = self._connections.statistics() if self._connections else []
+        return self._counters.snapshot(live)
+
+    def connection_statistics(self) -> list[ConnectionStatistics]:
+        """Counters of each open connection (queue depth, bytes out, drops...)."""
+        return self._connections.statistics() if self._connections else []
 
     def connections(self) -> list[Pid]:
         """Pids of the open connections."""

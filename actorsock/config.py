@@ -53,6 +53,9 @@ class WebSocketConfig:
     mailbox_size: int = 1024
     overflow: str = "disconnect"
     close_timeout: float = 5.0
+    send_queue_bytes: int = 1 << 20
+    send_queue_messages: int = 1024
+    send_overflow: str = "disconnect"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,9 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "websocket.mailbox_size": _positive,
     "websocket.overflow": _choice("disconnect", "drop_oldest", "drop_newest"),
     "websocket.close_timeout": _positive,
+    "websocket.send_queue_bytes": _positive,
+    "websocket.send_queue_messages": _positive,
+    "websocket.send_overflow": _choice("disconnect", "drop_oldest", "drop_newest", "coalesce"),
     "log.format": _choice("auto", "console", "json"),
     "log.level": _choice("debug", "info", "warning", "error"),
 }

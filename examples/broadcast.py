@@ -7,24 +7,27 @@
 * ``/echo``: every message is sent back to its sender.
 
 Keep this contract stable: the benchmarks in ``bench/`` rely on it.
+
+The fan-out is one ``broadcast_frame`` call: the frame is built into wire
+bytes once and written to each subscriber's socket without running its
+handler. The sender gets its copy after its own callback returns, in order.
 """
 
-from actorsock import App, Handler, Text, registry, send
+from actorsock import App, Handler, Text, broadcast_frame, subscribe
 from actorsock.core.frames import Frame
+
+TOPIC = "broadcast"
 
 
 class Broadcast(Handler):
     idle_timeout = 3600.0  # load generators stay quiet between rounds
 
     async def websocket_init(self) -> None:
-        registry.register("broadcast")
+        subscribe(TOPIC)
 
     async def websocket_handle(self, frame: Frame) -> None:
         if isinstance(frame, Text):
-            registry.dispatch("broadcast", lambda pid, _: send(pid, frame))
-
-    async def websocket_info(self, message: Text) -> Text:
-        return message
+            broadcast_frame(TOPIC, frame)
 
 
 class Echo(Handler):

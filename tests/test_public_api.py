@@ -59,6 +59,21 @@ EXPECTED = {
     "send_after",
     "send_interval",
     "start_actor",
+    "ConnectionStatistics",
+    "LocalAdapter",
+    "LocalBus",
+    "PreparedFrame",
+    "PubSub",
+    "PubSubStatistics",
+    "SendPolicy",
+    "broadcast",
+    "broadcast_frame",
+    "broadcast_from",
+    "local_broadcast",
+    "pubsub",
+    "subscribe",
+    "subscriber_count",
+    "unsubscribe",
 }
 
 

@@ -37,6 +37,14 @@ Options (class attributes; ``None`` takes the server configuration)
 ``mailbox_size``        1024       mailbox capacity
 ``overflow``            disconnect ``disconnect`` (close 1013), ``drop_oldest``,
                                    ``drop_newest``
+``send_queue_bytes``    1 MiB      bytes waiting for a slow client, at most
+``send_queue_messages`` 1024       frames waiting for a slow client, at most
+``send_overflow``       disconnect full send queue: ``disconnect`` (close 1013),
+                                   ``drop_oldest``, ``drop_newest``,
+                                   ``coalesce`` (newest per key wins)
+``codec``               JSON       how topic broadcasts of plain values are
+                                   encoded for this connection (``JSON`` text
+                                   or ``MSGPACK`` binary)
 =====================  =========  ==========================================
 
 Errors
@@ -76,6 +84,9 @@ class Process:
 
     mailbox_size: ClassVar[int | None] = None
     overflow: ClassVar[str | None] = None
+    # How topic values are encoded for this process (a codec from
+    # actorsock.codecs); None means JSON.
+    codec: ClassVar[Any] = None
 
     pid: Pid
 
@@ -110,6 +121,9 @@ class Handler(Process):
     idle_timeout: ClassVar[float | None] = None
     ping_interval: ClassVar[float | None] = None
     max_message_size: ClassVar[int | None] = None
+    send_queue_bytes: ClassVar[int | None] = None
+    send_queue_messages: ClassVar[int | None] = None
+    send_overflow: ClassVar[str | None] = None
 
     request: Request
 

@@ -39,6 +39,7 @@ from .reasons import Reason
 
 if TYPE_CHECKING:
     from .timers import TimerRef
+    from .wire import PreparedFrame
 
 __all__ = [
     "Down",
@@ -46,6 +47,7 @@ __all__ = [
     "Node",
     "Pid",
     "cancel_timer",
+    "deliver_frame",
     "demonitor",
     "exit_process",
     "monitor",
@@ -103,7 +105,9 @@ class Pid:
         "_node",
         "_wake",
         "_watching",
+        "codec",
         "exit_reason",
+        "frame_sink",
         "mailbox",
         "stop_request",
     )
@@ -118,6 +122,8 @@ class Pid:
     mailbox: Mailbox
     exit_reason: Reason | None
     stop_request: Reason | None
+    frame_sink: Callable[[PreparedFrame], bool] | None
+    codec: Any
 
     def __init__(self) -> None:
         raise TypeError("pids are created by the actorsock runtime")
@@ -136,6 +142,8 @@ class Pid:
         pid.mailbox = mailbox
         pid.exit_reason = None
         pid.stop_request = None
+        pid.frame_sink = None
+        pid.codec = None
         return pid
 
     @property
@@ -273,6 +281,24 @@ def deliver(pid: Pid, message: Any) -> bool:
     return False
 
 
+def deliver_frame(pid: Pid, prepared: PreparedFrame) -> bool:
+    """Hand a prepared data frame to ``pid`` on the pid's own thread.
+
+    A connection writes it to its socket without running its handler (in
+    order with what was sent to it before); a process without a socket gets
+    the plain frame as a mailbox message.
+
+    Returns:
+        True if the frame was queued or written.
+    """
+    if not pid._alive:
+        return False
+    sink = pid.frame_sink
+    if sink is None:
+        return deliver(pid, prepared.frame)
+    return sink(prepared)
+
+
 def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
     """Ask for a :class:`Down` message when ``target`` ends.
 
@@ -317,6 +343,7 @@ def exit_process(pid: Pid, reason: Reason) -> None:
     pid.exit_reason = reason
     pid.mailbox.clear()
     pid._wake = _no_wake
+    pid.frame_sink = None
     hooks, pid._exit_hooks = pid._exit_hooks, []
     for hook in hooks:
         hook(pid)

@@ -104,6 +104,13 @@ class Registry:
         """Remove every entry of the current process under ``key`` (no error if none)."""
         self._remove(self_pid(), key)
 
+    def unregister_pid(self, pid: Pid, key: Hashable) -> None:
+        """Remove every entry of ``pid`` under ``key`` (no error if none).
+
+        For the runtime and PubSub; processes use :meth:`unregister`.
+        """
+        self._remove(pid, key)
+
     def unregister_match(self, key: Hashable, predicate: Callable[[Any], bool]) -> int:
         """Remove the current process's entries under ``key`` whose value matches.
 

@@ -51,6 +51,7 @@ def spawn_process(
     )
     waker = Waker()
     pid = current_node().spawn(mailbox, waker.wake)
+    pid.codec = behaviour.codec
     behaviour.pid = pid
     return pid, waker
 

@@ -19,6 +19,7 @@ Lifecycle::
     loop, alternating fairly between client frames and mailbox messages:
         stop requested (server shutdown) ------- close 1001 ----------> Shutdown
         mailbox overflow (policy disconnect) --- close 1013 ----------> Error("mailbox_overflow")
+        send queue overflow (slow client) ------ close 1013 ----------> Error("send_overflow")
         no client data for idle_timeout -------- close 1000 ----------> Timeout
         client frame  -> websocket_handle(frame) -> commands
         message       -> websocket_info(msg)     -> commands
@@ -28,6 +29,13 @@ Lifecycle::
         protocol violation / oversize ---------- close 1002/1007/1009 -> Error(kind, code)
         TCP lost ---------------------------------------------------------> Error("closed", 1006)
         cancelled (drain timeout passed) --------------------------------> Shutdown
+
+Every byte sent goes through the connection's bounded send queue (see
+:mod:`actorsock.transports.fastpath`). A frame broadcast straight to the
+connection (:class:`~actorsock.core.wire.PreparedFrame`) is written at once
+when the connection is parked with an empty mailbox; otherwise it waits in
+the mailbox behind earlier messages and is written when its turn comes, so a
+connection's output keeps the order in which things were sent to it.
 
 Whatever the path, the socket is closed, then ``terminate(reason)`` runs
 exactly once, then the pid dies (registries forget it, monitors get ``Down``).
@@ -44,15 +52,18 @@ import trio
 
 from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
 from ..core.handler import Handler
-from ..core.process import exit_process, reset_current_pid, set_current_pid
+from ..core.process import deliver, exit_process, reset_current_pid, set_current_pid
 from ..core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
 from ..core.reasons import Stop as StopReason
 from ..core.request import Accept, Reject, Request, Response
+from ..core.send_queue import SendQueue
+from ..core.wire import PreparedFrame, encode_frame
+from ..transports.fastpath import ConnectionStream
 from ..transports.front import close_quietly
 from ..transports.http import write_response
 from ..transports.websocket import ConnectionClosed, ServerWebSocket, accept_websocket
 from .actor import run_terminate, spawn_process
-from .stats import Counters
+from .stats import ConnectionStatistics, Counters
 
 __all__ = ["ConnectionOptions", "run_connection"]
 
@@ -73,6 +84,9 @@ class ConnectionOptions:
         overflow: Mailbox overflow policy.
         handshake_timeout: Seconds to complete the upgrade after ``init``.
         close_timeout: Seconds to wait for the client's close frame.
+        send_queue_bytes: Bound of the send queue in bytes.
+        send_queue_messages: Bound of the send queue in frames.
+        send_overflow: Send queue policy (see :class:`~actorsock.core.send_queue.SendPolicy`).
     """
 
     idle_timeout: float = 60.0
@@ -82,6 +96,9 @@ class ConnectionOptions:
     overflow: str = "disconnect"
     handshake_timeout: float = 10.0
     close_timeout: float = 5.0
+    send_queue_bytes: int = 1 << 20
+    send_queue_messages: int = 1024
+    send_overflow: str = "disconnect"
 
 
 class _CallbackCrash(Exception):
@@ -118,9 +135,50 @@ class _Connection:
         self.ping_interval = float(_pick(handler.ping_interval, options.ping_interval))
         self.max_message_size = int(_pick(handler.max_message_size, options.max_message_size))
         self.pid, self.waker = spawn_process(handler, options.mailbox_size, options.overflow)
+        self.queue = SendQueue(
+            int(_pick(handler.send_queue_bytes, options.send_queue_bytes)),
+            int(_pick(handler.send_queue_messages, options.send_queue_messages)),
+            _pick(handler.send_overflow, options.send_overflow),
+        )
+        self.channel = ConnectionStream(stream, head, self.queue, on_trouble=self.waker.wake)
         self.ws: ServerWebSocket | None = None
+        self.parked = False
+        self.messages_in = 0
+        self.messages_out = 0
         self.last_activity = 0.0
         self.last_ping = 0.0
+        self.pid.frame_sink = self._direct_frame
+
+    def _direct_frame(self, prepared: PreparedFrame) -> bool:
+        """Take a frame broadcast straight to this connection (any task on the loop)."""
+        if self.parked and not self.pid.mailbox:
+            return self._write(prepared.data, prepared.key)
+        return deliver(self.pid, prepared)
+
+    def _write(self, data: bytes, key: object = None) -> bool:
+        ws = self.ws
+        if ws is None or not ws.send_data(data, key):
+            return False
+        self.messages_out += 1
+        self.counters.messages_out += 1
+        return True
+
+    def statistics(self) -> ConnectionStatistics:
+        """A snapshot of this connection's counters."""
+        queue = self.queue
+        return ConnectionStatistics(
+            pid=self.pid,
+            route=self.request.route,
+            messages_in=self.messages_in,
+            messages_out=self.messages_out,
+            bytes_out=queue.sent_bytes,
+            queued_bytes=queue.queued_bytes,
+            queued_messages=queue.depth,
+            peak_queued_bytes=queue.peak_bytes,
+            dropped=queue.dropped,
+            coalesced=queue.coalesced,
+            mailbox=len(self.pid.mailbox),
+        )
 
     async def _call(self, callback: Awaitable[Any]) -> Any:
         try:
@@ -163,8 +221,7 @@ class _Connection:
             with contextlib.suppress(ConnectionClosed):
                 self.ws = await accept_websocket(
                     nursery,
-                    self.stream,
-                    self.head,
+                    self.channel,
                     subprotocol=accept.subprotocol,
                     headers=[(name.encode(), value.encode()) for name, value in accept.headers],
                     max_message_size=self.max_message_size,
@@ -204,6 +261,10 @@ class _Connection:
                 )
                 await self._close(1013, "mailbox overflow")
                 return Error("mailbox_overflow", 1013)
+            if self.queue.overflowed:
+                return await self._send_overflow()
+            if self.channel.broken is not None:
+                return self._closed_reason()
             now = trio.current_time()
             if now >= self.last_activity + self.idle_timeout:
                 await self._close(1000, "idle timeout")
@@ -211,7 +272,7 @@ class _Connection:
             if self.ping_interval and now >= self._ping_due():
                 self.last_ping = now
                 try:
-                    await ws.send_ping()
+                    await ws.send_control(Ping())
                 except ConnectionClosed:
                     return self._closed_reason()
             frame = None
@@ -223,21 +284,33 @@ class _Connection:
             if frame is not None:
                 prefer_client = False
                 self.last_activity = now
+                self.messages_in += 1
                 self.counters.messages_in += 1
                 result = await self._call(handler.websocket_handle(frame))
             elif mailbox:
                 prefer_client = True
-                result = await self._call(handler.websocket_info(mailbox.pop()))
+                message = mailbox.pop()
+                if isinstance(message, PreparedFrame):
+                    self._write(message.data, message.key)
+                    continue
+                result = await self._call(handler.websocket_info(message))
             else:
                 wake_at = self.last_activity + self.idle_timeout
                 if self.ping_interval:
                     wake_at = min(wake_at, self._ping_due())
-                with trio.move_on_at(wake_at):
-                    await self.waker.wait()
+                self.parked = True
+                try:
+                    with trio.move_on_at(wake_at):
+                        await self.waker.wait()
+                finally:
+                    self.parked = False
                 continue
             reason = await self._execute(result)
             if reason is not None:
                 return reason
+            # Sends no longer yield (they are queued), so give other tasks
+            # and the client's reader a turn after each callback.
+            await trio.lowlevel.checkpoint()
 
     def _ping_due(self) -> float:
         return max(self.last_activity, self.last_ping) + self.ping_interval
@@ -251,12 +324,15 @@ class _Connection:
         ws = self.ws
         assert ws is not None
         for command in commands:
-            if isinstance(command, Text | Binary | Ping | Pong):
+            if isinstance(command, Text | Binary):
+                if not ws.open_for_data:
+                    return self._closed_reason()
+                self._write(encode_frame(command))
+            elif isinstance(command, Ping | Pong):
                 try:
-                    await ws.send_frame(command)
+                    await ws.send_control(command)
                 except ConnectionClosed:
                     return self._closed_reason()
-                self.counters.messages_out += 1
             elif isinstance(command, Close):
                 await self._close(command.code, command.reason)
                 return StopReason()
@@ -266,6 +342,19 @@ class _Connection:
             elif isinstance(command, SetOptions) and command.idle_timeout is not None:
                 self.idle_timeout = command.idle_timeout
         return None
+
+    async def _send_overflow(self) -> Reason:
+        queue = self.queue
+        self.counters.send_overflows += 1
+        self.log.warning(
+            "send queue full; disconnecting slow client",
+            queued_bytes=queue.queued_bytes,
+            max_bytes=queue.max_bytes,
+            dropped=queue.dropped,
+        )
+        queue.discard_pending()
+        await self._close(1013, "send queue full")
+        return Error("send_overflow", 1013)
 
     def _closed_reason(self) -> Reason:
         ws = self.ws
@@ -294,7 +383,7 @@ async def run_connection(
     options: ConnectionOptions,
     counters: Counters,
     log: Any,
-    on_start: Callable[[Any], None] = lambda pid: None,
+    on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None,
     on_end: Callable[[Any], None] = lambda pid: None,
 ) -> None:
     """Serve one accepted upgrade request with a fresh ``handler_class()``.
@@ -307,7 +396,7 @@ async def run_connection(
         options: Server-wide connection defaults.
         counters: Server counters to update.
         log: The server logger; the connection binds pid, route and remote.
-        on_start: Called with the pid as soon as it exists.
+        on_start: Called with the pid and a statistics probe as soon as the pid exists.
         on_end: Called with the pid after ``terminate`` has run.
     """
     handler = handler_class()
@@ -324,7 +413,7 @@ async def run_connection(
     )
     pid = conn.pid
     conn.log = conn.log.bind(pid=str(pid))
-    on_start(pid)
+    on_start(pid, conn.statistics)
     token = set_current_pid(pid)
     started = trio.current_time()
     reason: Reason = Shutdown()
@@ -343,7 +432,7 @@ async def run_connection(
         await run_terminate(handler.terminate, reason, conn.log)
         exit_process(pid, reason)
         if conn.ws is not None:
-            counters.closed()
+            counters.closed(reason.name, conn.statistics())
             conn.log.info(
                 "close",
                 reason=reason.name,

@@ -15,10 +15,13 @@ front answers 503 beyond it) and drains them on shutdown:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 from ..core.process import Pid
 from ..core.reasons import Shutdown
+from .stats import ConnectionStatistics
 
 __all__ = ["ConnectionSupervisor"]
 
@@ -36,7 +39,7 @@ class ConnectionSupervisor:
         self.drain_timeout = drain_timeout
         self.accepting = True
         self._reserved = 0
-        self._pids: set[Pid] = set()
+        self._pids: dict[Pid, Callable[[], ConnectionStatistics]] = {}
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
         self._all_ended = trio.Event()
@@ -66,15 +69,20 @@ class ConnectionSupervisor:
         self._reserved += 1
         return True
 
-    def started(self, pid: Pid) -> None:
-        """Record a connection process (it holds a slot from :meth:`admit`)."""
-        self._pids.add(pid)
+    def started(self, pid: Pid, probe: Callable[[], ConnectionStatistics]) -> None:
+        """Record a connection process (it holds a slot from :meth:`admit`).
+
+        Args:
+            pid: The connection's pid.
+            probe: Returns a snapshot of the connection's counters.
+        """
+        self._pids[pid] = probe
         if self._shutdown.is_set():
             pid.request_stop(Shutdown())
 
     def ended(self, pid: Pid) -> None:
         """Forget a connection process and free its slot."""
-        self._pids.discard(pid)
+        self._pids.pop(pid, None)
         self._reserved -= 1
         if not self._pids:
             self._all_ended.set()
@@ -82,6 +90,10 @@ class ConnectionSupervisor:
     def pids(self) -> list[Pid]:
         """The pids of the connections running now."""
         return sorted(self._pids)
+
+    def statistics(self) -> list[ConnectionStatistics]:
+        """A snapshot of every running connection's counters."""
+        return [probe() for probe in self._pids.values()]
 
     def __len__(self) -> int:
         return len(self._pids)

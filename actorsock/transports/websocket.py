@@ -5,7 +5,8 @@ the one place that leans on its internals, so that a change underneath fails
 here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
 
 * the server connection is built from bytes the front already read (the
-  request head), through :class:`PrefixedStream`;
+  request head), and writes through the send queue of
+  :class:`~actorsock.transports.fastpath.ConnectionStream`;
 * the connection actor must wake up when a client message arrives instead of
   parking a task in ``get_message()``: :class:`ServerWebSocket` calls
   ``on_inbound`` after the library queues a message, and
@@ -26,7 +27,7 @@ Private members used: ``WebSocketConnection._reader_task``, ``_get_request``,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import trio
 import trio_websocket
@@ -39,53 +40,27 @@ from wsproto.events import Ping as WsPing
 from wsproto.events import Pong as WsPong
 
 from ..core.frames import Binary, Frame, Ping, Pong, Text
+from .fastpath import ConnectionStream
 
-__all__ = ["ConnectionClosed", "PrefixedStream", "ServerWebSocket", "accept_websocket"]
+__all__ = ["ConnectionClosed", "ServerWebSocket", "accept_websocket"]
 
 # How many complete client messages the library may hold before its reader
 # stops reading the socket (TCP backpressure then slows the client down).
 INBOUND_QUEUE_SIZE = 4
 
 
-class PrefixedStream(trio.abc.Stream):
-    """A stream that first returns ``prefix``, then reads from ``stream``."""
-
-    def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
-        self.transport_stream = stream
-        self._prefix = prefix
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._prefix:
-            if max_bytes is None or max_bytes >= len(self._prefix):
-                data, self._prefix = self._prefix, b""
-            else:
-                data, self._prefix = self._prefix[:max_bytes], self._prefix[max_bytes:]
-            await trio.lowlevel.checkpoint()
-            return bytes(data)
-        return bytes(await self.transport_stream.receive_some(max_bytes))
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.transport_stream.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.transport_stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self.transport_stream.aclose()
-
-
 class ServerWebSocket(WebSocketConnection):
     """A server-side trio-websocket connection that reports to its actor.
 
     Args:
-        stream: The client stream, positioned at the start of the request.
+        stream: The connection's stream, positioned at the start of the request.
         max_message_size: Larger client messages close the connection with 1009.
         on_inbound: Called (synchronously) whenever a client frame or the end
             of the connection becomes available.
     """
 
     def __init__(
-        self, stream: trio.abc.Stream, *, max_message_size: int, on_inbound: Callable[[], None]
+        self, stream: ConnectionStream, *, max_message_size: int, on_inbound: Callable[[], None]
     ) -> None:
         super().__init__(
             stream,
@@ -94,6 +69,7 @@ class ServerWebSocket(WebSocketConnection):
             max_message_size=max_message_size,
         )
         self._on_inbound = on_inbound
+        self.stream = stream
         self.peer_close: tuple[int, str] | None = None
         self.sent_close_code: int | None = None
 
@@ -171,26 +147,33 @@ class ServerWebSocket(WebSocketConnection):
             return Binary(bytes(item))
         return item
 
-    async def send_frame(self, frame: Frame) -> None:
-        """Send one frame to the client.
+    @property
+    def open_for_data(self) -> bool:
+        """True while data frames may be sent (open, no close frame sent yet)."""
+        return self._wsproto.state is ConnectionState.OPEN and self.closed is None
+
+    def send_data(self, data: bytes, key: Hashable | None = None) -> bool:
+        """Queue a data frame's wire bytes (see :mod:`actorsock.core.wire`).
+
+        Never blocks. Returns False if the frame was not queued: the
+        connection is closing, or the send policy refused it.
+        """
+        if not self.open_for_data:
+            return False
+        return self.stream.offer(data, key)
+
+    async def send_control(self, frame: Ping | Pong) -> None:
+        """Send a ping or pong through the library.
 
         Raises:
             ConnectionClosed: If the connection is closed or closing.
         """
-        if isinstance(frame, Text):
-            await self.send_message(frame.text)
-        elif isinstance(frame, Binary):
-            await self.send_message(frame.data)
-        elif isinstance(frame, Pong):
-            await self.pong(frame.data)
-        else:
-            await self.send_ping(frame.data)
-
-    async def send_ping(self, payload: bytes = b"") -> None:
-        """Send a ping without waiting for its pong (the pong reaches the handler)."""
         if self.closed:
             raise ConnectionClosed(self.closed)
-        await self._send(WsPing(payload=payload))
+        if isinstance(frame, Ping):
+            await self._send(WsPing(payload=frame.data))
+        else:
+            await self._send(WsPong(payload=frame.data))
 
     async def abort(self) -> None:
         """Close the TCP connection now, without a close handshake."""
@@ -199,8 +182,7 @@ class ServerWebSocket(WebSocketConnection):
 
 async def accept_websocket(
     nursery: trio.Nursery,
-    stream: trio.abc.Stream,
-    head: bytes,
+    stream: ConnectionStream,
     *,
     subprotocol: str | None,
     headers: list[tuple[bytes, bytes]],
@@ -210,9 +192,8 @@ async def accept_websocket(
     """Complete the opening handshake of a request the front already read.
 
     Args:
-        nursery: Where the library's reader task runs (one per connection).
-        stream: The client stream; ``head`` was read from it.
-        head: Every byte read so far (the request head, maybe more).
+        nursery: Where the library's reader task and the stream's flusher run.
+        stream: The connection's stream, replaying the request head.
         subprotocol: The subprotocol to confirm, or None.
         headers: Extra response headers.
         max_message_size: See :class:`ServerWebSocket`.
@@ -224,9 +205,8 @@ async def accept_websocket(
     Raises:
         ConnectionClosed: If the client went away during the handshake.
     """
-    ws = ServerWebSocket(
-        PrefixedStream(stream, head), max_message_size=max_message_size, on_inbound=on_inbound
-    )
+    stream.attach(nursery)
+    ws = ServerWebSocket(stream, max_message_size=max_message_size, on_inbound=on_inbound)
     nursery.start_soon(ws._reader_task)
     request = await ws._get_request()
     await request.accept(subprotocol=subprotocol, extra_headers=headers)

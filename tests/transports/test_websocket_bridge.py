@@ -9,7 +9,10 @@ import inspect
 import trio_websocket
 from trio_websocket import WebSocketConnection
 
-from actorsock.transports.websocket import PrefixedStream, ServerWebSocket
+from actorsock.core.frames import Binary, Ping, Pong, Text
+from actorsock.core.wire import encode_frame
+from actorsock.transports.fastpath import ConnectionStream
+from actorsock.transports.websocket import ServerWebSocket
 
 HOOKED = [
     "_reader_task",
@@ -46,7 +49,38 @@ def test_private_attributes_used_by_the_bridge():
     for name in ("_send_channel", "_recv_channel", "_stream", "_wsproto"):
         assert f"self.{name}" in init, name
     assert issubclass(ServerWebSocket, WebSocketConnection)
-    assert issubclass(PrefixedStream, trio_websocket._impl.trio.abc.Stream)
+    assert issubclass(ConnectionStream, trio_websocket._impl.trio.abc.Stream)
+
+
+def test_library_writes_everything_through_stream_send_all():
+    # The fast path owns the socket's write side: every byte the library
+    # sends must pass through ConnectionStream.send_all.
+    source = inspect.getsource(WebSocketConnection._send)
+    assert "self._stream.send_all(" in source
+    assert "self._wsproto.send(" in source
+
+
+def test_accept_negotiates_no_extension():
+    # Prepared frames are shared between clients only because no extension
+    # (permessage-deflate) rewrites them per connection.
+    source = inspect.getsource(WebSocketConnection._accept)
+    assert "extensions" not in source
+
+
+def test_prepared_frames_match_what_wsproto_would_send():
+    from wsproto.frame_protocol import FrameProtocol
+
+    protocol = FrameProtocol(client=False, extensions=[])
+    cases = [
+        (Text("héllo"), "héllo"),
+        (Text("x" * 126), "x" * 126),
+        (Binary(b"\x00" * 70_000), b"\x00" * 70_000),
+        (Binary(b""), b""),
+    ]
+    for frame, payload in cases:
+        assert encode_frame(frame) == protocol.send_data(payload, fin=True), frame
+    assert encode_frame(Ping(b"p")) == protocol.ping(b"p")
+    assert encode_frame(Pong(b"q")) == protocol.pong(b"q")
 
 
 def test_synthesized_close_event_is_still_how_wsproto_reports_bad_input():

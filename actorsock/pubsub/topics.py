@@ -1,0 +1,255 @@
+"""Topics: publish/subscribe between processes, built on a duplicate-key registry.
+
+As Phoenix.PubSub is built on Elixir's Registry, a :class:`PubSub` keeps its
+subscriptions in a :class:`~actorsock.core.registry.Registry` with duplicate
+keys: the topic is the key, the subscriber's codec the value. Subscriptions
+vanish when the subscriber ends.
+
+Two ways to reach subscribers
+-----------------------------
+* :meth:`PubSub.broadcast` puts the message in each subscriber's mailbox; a
+  connection's ``websocket_info`` decides what to send.
+* :meth:`PubSub.broadcast_frame` sends a frame straight to each subscribed
+  connection's socket without running its handler (Phoenix's fastlane).
+  A :class:`~actorsock.core.frames.Text` or ``Binary`` frame is built into
+  wire bytes once for all subscribers; any other value is encoded once per
+  codec in use among the subscribers (JSON text, MessagePack binary), never
+  once per subscriber. A subscriber that is not a connection gets the frame,
+  or the value, in its mailbox.
+
+Both paths keep per-connection order: a connection gets things in the order
+they were sent to it, whichever path they took.
+
+From other threads
+------------------
+Broadcasts may be called from any thread; the delivery then hops once to
+the subscribers' trio loop. Subscribing happens on the loop.
+
+No I/O here; :mod:`actorsock.pubsub.adapter` carries publications to other
+nodes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from ..codecs import JSON
+from ..codecs.base import Codec
+from ..core.frames import Binary, Text
+from ..core.process import Node, Pid, deliver, deliver_frame, self_pid
+from ..core.registry import Keys, Registry
+from ..core.wire import PreparedFrame
+from .adapter import Adapter, Envelope, LocalAdapter
+
+__all__ = ["PubSub", "PubSubStatistics"]
+
+_node_names = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class PubSubStatistics:
+    """A snapshot of a :class:`PubSub`.
+
+    Attributes:
+        subscribers: Subscriber count per topic (topics with none are absent).
+        broadcasts: Publications made on this node (both paths).
+        deliveries: Messages and frames handed to local subscribers.
+        encodings: Frames built (at most one per codec per publication).
+        received: Publications received from other nodes.
+    """
+
+    subscribers: dict[Hashable, int]
+    broadcasts: int
+    deliveries: int
+    encodings: int
+    received: int
+
+
+class PubSub:
+    """Topic-based publish/subscribe for the processes of one node.
+
+    Args:
+        name: Label of the registry and, unless ``node`` is given, of the node.
+        adapter: Carries publications to other nodes; :class:`LocalAdapter`
+            (single node) by default.
+        node: This node's name among the adapter's nodes.
+    """
+
+    def __init__(
+        self, name: str = "pubsub", adapter: Adapter | None = None, node: str | None = None
+    ) -> None:
+        self.registry = Registry(Keys.DUPLICATE, name=name)
+        self.adapter: Adapter = adapter or LocalAdapter()
+        self.node = node or f"{name}-{next(_node_names)}"
+        self._loop: Node | None = None
+        self.broadcasts = 0
+        self.deliveries = 0
+        self.encodings = 0
+        self.received = 0
+        self.adapter.attach(self.node, self._receive)
+
+    # -- subscriptions (on the loop) -------------------------------------
+
+    def subscribe(
+        self, topic: Hashable, pid: Pid | None = None, codec: Codec | None = None
+    ) -> None:
+        """Subscribe a process to ``topic``; subscribing twice does nothing.
+
+        Args:
+            topic: Any hashable value.
+            pid: The subscriber; the current process by default.
+            codec: How values sent with :meth:`broadcast_frame` are encoded for
+                it; by default the ``codec`` attribute of its handler or
+                actor class, else JSON.
+
+        Raises:
+            NotInActorError: Without ``pid`` outside of a process.
+            DeadPidError: If ``pid`` has ended.
+        """
+        pid = pid if pid is not None else self_pid()
+        if self.registry.values(topic, pid):
+            return
+        self._loop = pid.node
+        self.registry.register_pid(pid, topic, codec if codec is not None else pid.codec)
+
+    def unsubscribe(self, topic: Hashable, pid: Pid | None = None) -> None:
+        """Remove a subscription (no error if there is none)."""
+        pid = pid if pid is not None else self_pid()
+        self.registry.unregister_pid(pid, topic)
+
+    def subscribers(self, topic: Hashable) -> list[Pid]:
+        """The pids subscribed to ``topic`` on this node."""
+        return [pid for pid, _ in self.registry.lookup(topic)]
+
+    def subscriber_count(self, topic: Hashable) -> int:
+        """How many processes on this node are subscribed to ``topic``."""
+        return self.registry.count(topic)
+
+    def topics(self, pid: Pid | None = None) -> list[Hashable]:
+        """Topics with subscribers, or the topics ``pid`` is subscribed to."""
+        return self.registry.all_keys() if pid is None else self.registry.keys(pid)
+
+    # -- publishing (any task, any thread) --------------------------------
+
+    def broadcast(self, topic: Hashable, message: Any) -> int:
+        """Send ``message`` to every subscriber's mailbox, on every node.
+
+        Returns:
+            The number of local subscribers it was handed to.
+        """
+        return self._publish(topic, message, direct=False, key=None, exclude=None, local=False)
+
+    def broadcast_from(self, sender: Pid, topic: Hashable, message: Any) -> int:
+        """Like :meth:`broadcast`, but not to ``sender``."""
+        return self._publish(topic, message, direct=False, key=None, exclude=sender, local=False)
+
+    def local_broadcast(self, topic: Hashable, message: Any) -> int:
+        """Like :meth:`broadcast`, but only to this node's subscribers."""
+        return self._publish(topic, message, direct=False, key=None, exclude=None, local=True)
+
+    def broadcast_frame(
+        self,
+        topic: Hashable,
+        payload: Any,
+        *,
+        exclude: Pid | None = None,
+        key: Hashable | None = None,
+        local: bool = False,
+    ) -> int:
+        """Send a frame straight to each subscribed connection's socket.
+
+        Args:
+            topic: The topic.
+            payload: A ``Text`` or ``Binary`` frame, sent as is; or any value,
+                encoded once per subscriber codec.
+            exclude: A subscriber to skip (the sender).
+            key: Coalescing key for connections with the ``coalesce`` send
+                policy; defaults to the topic.
+            local: Only this node's subscribers.
+
+        Returns:
+            The number of local subscribers it was handed to.
+        """
+        key = topic if key is None else key
+        return self._publish(topic, payload, direct=True, key=key, exclude=exclude, local=local)
+
+    def _publish(
+        self,
+        topic: Hashable,
+        payload: Any,
+        *,
+        direct: bool,
+        key: Hashable | None,
+        exclude: Pid | None,
+        local: bool,
+    ) -> int:
+        self.broadcasts += 1
+        if not local:
+            self.adapter.publish(Envelope(topic, payload, direct, key, self.node))
+        loop = self._loop
+        if loop is not None and threading.get_ident() != loop.thread_id:
+            count = self.registry.count(topic)
+            loop.call_soon_threadsafe(self._deliver, topic, payload, direct, key, exclude)
+            return count
+        return self._deliver(topic, payload, direct, key, exclude)
+
+    def _receive(self, envelope: Envelope) -> None:
+        """Deliver a publication that came from another node."""
+        self.received += 1
+        self._deliver(envelope.topic, envelope.payload, envelope.direct, envelope.key, None)
+
+    def _deliver(
+        self, topic: Hashable, payload: Any, direct: bool, key: Hashable | None, exclude: Pid | None
+    ) -> int:
+        entries = self.registry.lookup(topic)
+        delivered = 0
+        if not direct:
+            for pid, _ in entries:
+                if pid is not exclude and deliver(pid, payload):
+                    delivered += 1
+        else:
+            # One wire encoding per codec (a ready frame needs only one).
+            is_frame = isinstance(payload, Text | Binary)
+            prepared: dict[Codec | None, PreparedFrame] = {}
+            for pid, codec in entries:
+                if pid is exclude:
+                    continue
+                encoding = None if is_frame else codec
+                frame = prepared.get(encoding)
+                if frame is None:
+                    frame = prepared[encoding] = self._prepare(payload, encoding, key)
+                if deliver_frame(pid, frame):
+                    delivered += 1
+        self.deliveries += delivered
+        return delivered
+
+    def _prepare(self, payload: Any, codec: Codec | None, key: Hashable | None) -> PreparedFrame:
+        self.encodings += 1
+        if isinstance(payload, Text | Binary):
+            return PreparedFrame(payload, key)
+        frame = (codec or JSON).encode(payload)
+        assert isinstance(frame, Text | Binary)
+        return PreparedFrame(frame, key)
+
+    # -- introspection ------------------------------------------------------
+
+    def statistics(self) -> PubSubStatistics:
+        """Subscriber counts per topic and publication totals."""
+        return PubSubStatistics(
+            subscribers={topic: self.registry.count(topic) for topic in self.registry.all_keys()},
+            broadcasts=self.broadcasts,
+            deliveries=self.deliveries,
+            encodings=self.encodings,
+            received=self.received,
+        )
+
+    def close(self) -> None:
+        """Detach from the adapter (other nodes stop reaching this one)."""
+        self.adapter.detach()
+
+    def __repr__(self) -> str:
+        return f"<PubSub {self.node} via {type(self.adapter).__name__}>"

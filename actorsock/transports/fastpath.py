@@ -1,0 +1,190 @@
+"""The fast path under trio-websocket: one queue per connection, written without yielding.
+
+trio-websocket sends a message by taking a lock and awaiting
+``stream.send_all``: two scheduler passes per message even when the kernel
+takes the bytes at once. A broadcast to many clients pays that per client.
+Here every byte a connection sends, whether trio-websocket's own (handshake
+response, pongs, close) or the data frames actorsock builds itself (see
+:mod:`actorsock.core.wire`), goes through one :class:`ConnectionStream`:
+
+* bytes are appended to the connection's :class:`SendQueue` and, on a plain
+  TCP socket, written at once with a non-blocking ``writev`` from the queue's
+  head, in the calling task, without a checkpoint. Frames never interleave:
+  every write starts where the last one stopped.
+* what the kernel does not take waits in the queue; a short-lived flusher
+  task (started only then) waits for the socket to become writable and
+  writes the rest. An idle connection has no flusher task.
+* trio-websocket's ``send_all`` returns once its own bytes are written, so
+  its close handshake and error handling work as before.
+* a TLS stream cannot be written synchronously; there the flusher does all
+  the writing through ``SSLStream.send_all``.
+
+This module and :mod:`actorsock.transports.websocket` are the only places
+that depend on how trio-websocket writes (it must send everything through
+``_stream.send_all`` and negotiate no extension). ``tests/transports`` checks
+both and fails loudly if that changes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import trio
+
+from ..core.send_queue import SendQueue
+
+__all__ = ["ConnectionStream"]
+
+# Frames gathered into one writev call.
+_WRITEV_BATCH = 64
+
+
+class ConnectionStream(trio.abc.Stream):
+    """The stream a server connection reads from and writes through.
+
+    Args:
+        stream: The accepted client stream.
+        prefix: Bytes already read from ``stream`` (the request head); they
+            are returned first by :meth:`receive_some`.
+        queue: The connection's send queue.
+        on_trouble: Called (synchronously) when the queue overflows or the
+            socket breaks, so the connection can react.
+
+    Attributes:
+        broken: The error that made the socket unwritable, or None.
+    """
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        prefix: bytes,
+        queue: SendQueue,
+        on_trouble: Callable[[], None],
+    ) -> None:
+        self.transport_stream = stream
+        self.queue = queue
+        self.broken: BaseException | None = None
+        self._prefix = prefix
+        self._on_trouble = on_trouble
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        self._flush_lock = trio.Lock()
+        self._flusher_running = False
+        self._spawn: Callable[..., Any] | None = None
+
+    def attach(self, nursery: trio.Nursery) -> None:
+        """Let the stream start its flusher task in ``nursery`` when needed."""
+        self._spawn = nursery.start_soon
+
+    # -- reading ---------------------------------------------------------
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        if self._prefix:
+            if max_bytes is None or max_bytes >= len(self._prefix):
+                data, self._prefix = self._prefix, b""
+            else:
+                data, self._prefix = self._prefix[:max_bytes], self._prefix[max_bytes:]
+            await trio.lowlevel.checkpoint()
+            return bytes(data)
+        return bytes(await self.transport_stream.receive_some(max_bytes))
+
+    # -- writing data frames (synchronous) --------------------------------
+
+    def offer(self, data: bytes, key: Hashable | None = None) -> bool:
+        """Queue one data frame and write what the socket takes now.
+
+        Never blocks and never yields. Returns False if the frame was refused
+        (socket broken, or the send policy refused it).
+        """
+        if self.broken is not None:
+            return False
+        queue = self.queue
+        accepted = queue.push(data, key)
+        if queue.overflowed:
+            self._on_trouble()
+            return False
+        if accepted:
+            self._write_or_defer()
+        return accepted
+
+    def _write_or_defer(self) -> None:
+        if self._fd >= 0 and not self._flusher_running:
+            self._write_now()
+        if self.queue and self.broken is None and not self._flusher_running and self._spawn:
+            self._flusher_running = True
+            self._spawn(self._flusher)
+
+    def _write_now(self) -> None:
+        """Write from the queue's head until it is empty or the kernel is full."""
+        queue, fd = self.queue, self._fd
+        while queue:
+            buffers = queue.buffers(_WRITEV_BATCH)
+            try:
+                written = os.writev(fd, buffers)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                self._break(exc)
+                return
+            queue.consumed(written)
+            if written < sum(len(buffer) for buffer in buffers):
+                return
+
+    def _break(self, exc: BaseException) -> None:
+        if self.broken is None:
+            self.broken = exc
+            self._on_trouble()
+
+    async def _flusher(self) -> None:
+        try:
+            async with self._flush_lock:
+                await self._drain(lambda: bool(self.queue))
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._break(exc)
+        finally:
+            self._flusher_running = False
+
+    async def _drain(self, pending: Callable[[], bool]) -> None:
+        """Write until ``pending()`` is false; hold ``_flush_lock`` while calling."""
+        queue = self.queue
+        while pending() and self.broken is None:
+            if self._fd >= 0:
+                await trio.lowlevel.wait_writable(self._fd)
+                self._write_now()
+            else:
+                chunk = bytes(queue.buffers(1)[0])
+                await self.transport_stream.send_all(chunk)
+                queue.consumed(len(chunk))
+
+    # -- trio.abc.Stream writing (trio-websocket's path) ---------------------
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` past the send policy and return once it is written.
+
+        Raises:
+            trio.BrokenResourceError: If the socket broke or the queue is far
+                past its bound.
+        """
+        if self.broken is not None:
+            raise trio.BrokenResourceError("connection broken") from self.broken
+        queue = self.queue
+        ticket = queue.push_control(bytes(data))
+        if ticket is None:
+            self._on_trouble()
+            raise trio.BrokenResourceError("send queue overflow")
+        if self._fd >= 0 and not self._flusher_running:
+            self._write_now()
+        if queue.is_pending(ticket):
+            async with self._flush_lock:
+                await self._drain(lambda: queue.is_pending(ticket))
+        else:
+            await trio.lowlevel.checkpoint()
+        if self.broken is not None and queue.is_pending(ticket):
+            raise trio.BrokenResourceError("connection broken") from self.broken
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.transport_stream.wait_send_all_might_not_block()
+
+    async def aclose(self) -> None:
+        await self.transport_stream.aclose()
