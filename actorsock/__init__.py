@@ -29,8 +29,8 @@ from .core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeou
 from .core.reasons import Stop as StopReason
 from .core.registry import Keys, Registry
 from .core.request import Accept, Reject, Request, Response
-from .core.supervision import Restart, Strategy
 from .core.send_queue import SendPolicy
+from .core.supervision import Restart, Strategy
 from .core.timers import TimerRef
 from .core.wire import PreparedFrame
 from .errors import (
@@ -43,7 +43,6 @@ from .errors import (
     RouteError,
     SupervisorError,
 )
-from .runtime.actor import start_actor
 from .pubsub import (
     LocalAdapter,
     LocalBus,
@@ -58,6 +57,7 @@ from .pubsub import (
     subscriber_count,
     unsubscribe,
 )
+from .runtime.actor import start_actor
 from .runtime.stats import ConnectionStatistics, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
 

@@ -117,8 +117,18 @@ class RawClient:
         self.buffer = b""
 
     @classmethod
-    async def connect(cls, port: int, path: str) -> RawClient:
-        client = cls(await trio.open_tcp_stream("127.0.0.1", port))
+    async def connect(cls, port: int, path: str, *, receive_buffer: int = 0) -> RawClient:
+        """Open a connection and complete the upgrade.
+
+        Args:
+            receive_buffer: If set, the socket's SO_RCVBUF (before connecting),
+                so a client that stops reading fills up quickly.
+        """
+        sock = trio.socket.socket()
+        if receive_buffer:
+            sock.setsockopt(trio.socket.SOL_SOCKET, trio.socket.SO_RCVBUF, receive_buffer)
+        await sock.connect(("127.0.0.1", port))
+        client = cls(trio.SocketStream(sock))
         await client.stream.send_all(upgrade_request(path))
         head = await client._read_until(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 101"), head

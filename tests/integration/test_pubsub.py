@@ -1,0 +1,179 @@
+"""Topics over real sockets: both delivery paths, order, codecs, two independent clients."""
+
+from __future__ import annotations
+
+import itertools
+
+import msgpack
+import trio
+import trio.lowlevel
+from websockets.sync.client import connect as sync_connect
+
+from actorsock import (
+    JSON,
+    MSGPACK,
+    App,
+    Handler,
+    Text,
+    broadcast,
+    broadcast_frame,
+    broadcast_from,
+    pubsub,
+    subscribe,
+    subscriber_count,
+)
+from actorsock.testing import open_test_server
+
+from .helpers import wait_for
+
+_topics = itertools.count()
+
+
+def subscriber(topic: str, **attributes):
+    """A handler subscribed to ``topic`` that writes mailbox messages as ``info:<msg>``.
+
+    A client text "others:<x>" is sent to every other subscriber's mailbox.
+    """
+
+    class Subscriber(Handler):
+        async def websocket_init(self):
+            subscribe(topic)
+            return Text("subscribed")
+
+        async def websocket_handle(self, frame):
+            if isinstance(frame, Text) and frame.text.startswith("others:"):
+                broadcast_from(self.pid, topic, frame.text[7:])
+            return None
+
+        async def websocket_info(self, message):
+            return Text(f"info:{message}")
+
+    for name, value in attributes.items():
+        setattr(Subscriber, name, value)
+    return Subscriber
+
+
+async def test_broadcast_frame_reaches_trio_websocket_and_websockets_clients():
+    topic = f"t{next(_topics)}"
+    async with (
+        open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
+        server.connect("/sub") as ws,
+    ):
+        assert await ws.get_message() == "subscribed"
+        ready = trio.Event()
+        url = server.url("/sub")
+
+        def websockets_client(token):
+            with sync_connect(url) as client:
+                assert client.recv(timeout=5) == "subscribed"
+                # The client offers permessage-deflate; the server must not
+                # accept it (frames are shared between clients).
+                extensions = client.response.headers.get("Sec-WebSocket-Extensions")
+                trio.from_thread.run_sync(ready.set, trio_token=token)
+                return extensions, client.recv(timeout=5), client.recv(timeout=5)
+
+        async with trio.open_nursery() as nursery:
+            result = []
+
+            async def run_thread():
+                token = trio.lowlevel.current_trio_token()
+                result.append(await trio.to_thread.run_sync(websockets_client, token))
+
+            nursery.start_soon(run_thread)
+            await ready.wait()
+            await wait_for(lambda: subscriber_count(topic) == 2)
+            assert broadcast_frame(topic, Text("frame one")) == 2
+            assert broadcast(topic, "message two") == 2
+        assert result == [(None, "frame one", "info:message two")]
+        assert await ws.get_message() == "frame one"
+        assert await ws.get_message() == "info:message two"
+
+
+async def test_broadcast_from_skips_the_sender():
+    topic = f"t{next(_topics)}"
+    async with (
+        open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
+        server.connect("/sub") as a,
+        server.connect("/sub") as b,
+        server.connect("/sub") as c,
+    ):
+        for ws in (a, b, c):
+            assert await ws.get_message() == "subscribed"
+        await a.send_message("others:hello")
+        assert await b.get_message() == "info:hello"
+        assert await c.get_message() == "info:hello"
+        await a.send_message("others:second")  # a got nothing in between
+        await b.send_message("others:from b")
+        assert await a.get_message() == "info:from b"
+
+
+async def test_order_is_kept_across_mailbox_and_direct_paths():
+    topic = f"t{next(_topics)}"
+
+    async with (
+        open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
+        server.connect("/sub") as ws,
+    ):
+        assert await ws.get_message() == "subscribed"
+        expected = []
+        for i in range(200):
+            if i % 3:
+                broadcast(topic, i)
+                expected.append(f"info:{i}")
+            else:
+                broadcast_frame(topic, Text(f"frame:{i}"))
+                expected.append(f"frame:{i}")
+            if i % 17 == 0:
+                await trio.lowlevel.checkpoint()  # let the connection run now and then
+        got = [await ws.get_message() for _ in expected]
+        assert got == expected
+
+
+async def test_values_are_encoded_once_per_codec():
+    topic = f"t{next(_topics)}"
+    app = App(routes={"/json": subscriber(topic), "/msgpack": subscriber(topic, codec=MSGPACK)})
+    async with (
+        open_test_server(app) as server,
+        server.connect("/json") as j1,
+        server.connect("/json") as j2,
+        server.connect("/msgpack") as m1,
+        server.connect("/msgpack") as m2,
+    ):
+        for ws in (j1, j2, m1, m2):
+            assert await ws.get_message() == "subscribed"
+        before = pubsub.statistics().encodings
+        assert broadcast_frame(topic, {"cpu": 0.5, "name": "héllo"}) == 4
+        assert pubsub.statistics().encodings - before == 2
+        for ws in (j1, j2):
+            text = await ws.get_message()
+            assert text == JSON.encode({"cpu": 0.5, "name": "héllo"}).text
+        for ws in (m1, m2):
+            data = await ws.get_message()
+            assert msgpack.unpackb(data) == {"cpu": 0.5, "name": "héllo"}
+
+
+async def test_subscriptions_end_with_the_connection():
+    topic = f"t{next(_topics)}"
+    async with open_test_server(App(routes={"/sub": subscriber(topic)})) as server:
+        async with server.connect("/sub") as ws:
+            assert await ws.get_message() == "subscribed"
+            assert subscriber_count(topic) == 1
+        await wait_for(lambda: subscriber_count(topic) == 0)
+        assert broadcast_frame(topic, Text("nobody")) == 0
+
+
+async def test_broadcast_from_a_plain_thread():
+    topic = f"t{next(_topics)}"
+    async with (
+        open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
+        server.connect("/sub") as ws,
+    ):
+        assert await ws.get_message() == "subscribed"
+
+        def publisher():
+            broadcast_frame(topic, Text("direct from thread"))
+            broadcast(topic, "mailbox from thread")
+
+        await trio.to_thread.run_sync(publisher)
+        assert await ws.get_message() == "direct from thread"
+        assert await ws.get_message() == "info:mailbox from thread"
