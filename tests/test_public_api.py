@@ -70,7 +70,7 @@ EXPECTED = {
     "broadcast_frame",
     "broadcast_from",
     "local_broadcast",
-    "pubsub",
+    "default_pubsub",
     "subscribe",
     "subscriber_count",
     "unsubscribe",

@@ -33,7 +33,7 @@ No I/O and no trio here: this module is unit-tested without sockets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -162,6 +162,21 @@ class Registry:
             for pid, values in tuple(self._entries.get(key, {}).items())
             for value in values
         ]
+
+    def each(self, key: Hashable) -> Iterator[tuple[Pid, Any]]:
+        """Iterate the ``(pid, value)`` entries under ``key`` without copying them.
+
+        For hot loops on the registry's own loop (broadcasts): nothing is
+        allocated per entry that outlives the step, so a fan-out to many
+        processes does not feed the garbage collector. The registry must not
+        change during the iteration; use :meth:`dispatch` when the callback
+        may register, unregister or end processes, or from another thread.
+        """
+        holders = self._entries.get(key)
+        if holders:
+            for pid, values in holders.items():
+                for value in values:
+                    yield pid, value
 
     def dispatch(self, key: Hashable, fn: Callable[[Pid, Any], object]) -> int:
         """Call ``fn(pid, value)`` for every entry under ``key``.

@@ -71,7 +71,8 @@ class SendQueue:
         dropped: Data frames refused or discarded by the policy.
         coalesced: Data frames replaced by a newer frame with the same key.
         overflowed: True once the queue asked for its connection to close.
-        sent_bytes: Bytes reported written by :meth:`consumed`.
+        sent_bytes: Bytes written to the socket.
+        accepted: Data frames accepted (written at once or queued).
     """
 
     __slots__ = (
@@ -79,6 +80,7 @@ class SendQueue:
         "_entries",
         "_head_offset",
         "_messages",
+        "accepted",
         "coalesced",
         "dropped",
         "max_bytes",
@@ -111,6 +113,7 @@ class SendQueue:
         self.coalesced = 0
         self.overflowed = False
         self.sent_bytes = 0
+        self.accepted = 0
 
     # -- adding ----------------------------------------------------------
 
@@ -148,7 +151,30 @@ class SendQueue:
         if key is not None and policy is SendPolicy.COALESCE:
             self._by_key[key] = entry
         self._grow(size)
+        self.accepted += 1
         return True
+
+    def wrote_through(self, count: int) -> None:
+        """Count a frame the socket took whole while the queue was empty."""
+        self.sent_bytes += count
+        self.accepted += 1
+
+    def push_started(self, data: bytes, written: int, key: Hashable | None = None) -> None:
+        """Queue the rest of a frame whose first ``written`` bytes already left.
+
+        Only for an empty queue. The frame is accepted whatever the bounds:
+        the client has part of it, so the rest must follow.
+        """
+        assert not self._entries and 0 < written < len(data)
+        self.sent_bytes += written
+        self.accepted += 1
+        entry = _Entry(data, key)
+        self._entries.append(entry)
+        self._messages += 1
+        self._head_offset = written
+        if key is not None and self.policy is SendPolicy.COALESCE:
+            self._by_key[key] = entry
+        self._grow(len(data) - written)
 
     def push_control(self, data: bytes) -> object | None:
         """Queue bytes of the WebSocket layer (pong, close) past the policy.

@@ -1,7 +1,7 @@
 """Topics and PubSub: broadcast to every process subscribed to a topic.
 
 The functions here use the process-wide default :class:`PubSub`
-(:data:`pubsub`); make your own instance for a separate set of topics or
+(:data:`default_pubsub`); make your own instance for a separate set of topics or
 another adapter::
 
     from actorsock import subscribe, broadcast, broadcast_frame, Text
@@ -37,49 +37,49 @@ __all__ = [
     "broadcast",
     "broadcast_frame",
     "broadcast_from",
+    "default_pubsub",
     "local_broadcast",
-    "pubsub",
     "subscribe",
     "subscriber_count",
     "unsubscribe",
 ]
 
 #: The default PubSub of this process (local adapter).
-pubsub = PubSub("pubsub")
+default_pubsub = PubSub("pubsub")
 
 
 def subscribe(topic: Hashable, pid: Pid | None = None, codec: Codec | None = None) -> None:
     """Subscribe the current process (or ``pid``) to ``topic``; see :meth:`PubSub.subscribe`."""
-    pubsub.subscribe(topic, pid, codec)
+    default_pubsub.subscribe(topic, pid, codec)
 
 
 def unsubscribe(topic: Hashable, pid: Pid | None = None) -> None:
     """Unsubscribe the current process (or ``pid``) from ``topic``."""
-    pubsub.unsubscribe(topic, pid)
+    default_pubsub.unsubscribe(topic, pid)
 
 
 def broadcast(topic: Hashable, message: Any) -> int:
     """Send ``message`` to every subscriber's mailbox; see :meth:`PubSub.broadcast`."""
-    return pubsub.broadcast(topic, message)
+    return default_pubsub.broadcast(topic, message)
 
 
 def broadcast_from(sender: Pid, topic: Hashable, message: Any) -> int:
     """Send ``message`` to every subscriber but ``sender``."""
-    return pubsub.broadcast_from(sender, topic, message)
+    return default_pubsub.broadcast_from(sender, topic, message)
 
 
 def local_broadcast(topic: Hashable, message: Any) -> int:
     """Send ``message`` to this node's subscribers only."""
-    return pubsub.local_broadcast(topic, message)
+    return default_pubsub.local_broadcast(topic, message)
 
 
 def broadcast_frame(
     topic: Hashable, payload: Any, *, exclude: Pid | None = None, key: Hashable | None = None
 ) -> int:
     """Send a frame straight to subscribers' sockets; see :meth:`PubSub.broadcast_frame`."""
-    return pubsub.broadcast_frame(topic, payload, exclude=exclude, key=key)
+    return default_pubsub.broadcast_frame(topic, payload, exclude=exclude, key=key)
 
 
 def subscriber_count(topic: Hashable) -> int:
     """How many processes on this node are subscribed to ``topic``."""
-    return pubsub.subscriber_count(topic)
+    return default_pubsub.subscriber_count(topic)

@@ -205,7 +205,9 @@ class PubSub:
     def _deliver(
         self, topic: Hashable, payload: Any, direct: bool, key: Hashable | None, exclude: Pid | None
     ) -> int:
-        entries = self.registry.lookup(topic)
+        # Delivery only wakes processes or writes to sockets; nothing here
+        # changes the registry, so it is iterated in place (no copy).
+        entries = self.registry.each(topic)
         delivered = 0
         if not direct:
             for pid, _ in entries:

@@ -142,26 +142,23 @@ class _Connection:
         )
         self.channel = ConnectionStream(stream, head, self.queue, on_trouble=self.waker.wake)
         self.ws: ServerWebSocket | None = None
-        self.parked = False
         self.messages_in = 0
-        self.messages_out = 0
         self.last_activity = 0.0
         self.last_ping = 0.0
         self.pid.frame_sink = self._direct_frame
 
     def _direct_frame(self, prepared: PreparedFrame) -> bool:
-        """Take a frame broadcast straight to this connection (any task on the loop)."""
-        if self.parked and not self.pid.mailbox:
-            return self._write(prepared.data, prepared.key)
-        return deliver(self.pid, prepared)
+        """Take a frame broadcast straight to this connection (any task on the loop).
 
-    def _write(self, data: bytes, key: object = None) -> bool:
+        While the connection's task is parked nothing sent to it earlier is
+        still pending (any message or client frame would have woken it), so
+        the frame can go to the socket now; otherwise it waits its turn in
+        the mailbox.
+        """
         ws = self.ws
-        if ws is None or not ws.send_data(data, key):
-            return False
-        self.messages_out += 1
-        self.counters.messages_out += 1
-        return True
+        if self.waker.waiting and ws is not None and ws.data_open:
+            return ws.stream.offer(prepared.data, prepared.key)
+        return deliver(self.pid, prepared)
 
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of this connection's counters."""
@@ -170,7 +167,7 @@ class _Connection:
             pid=self.pid,
             route=self.request.route,
             messages_in=self.messages_in,
-            messages_out=self.messages_out,
+            messages_out=queue.accepted,
             bytes_out=queue.sent_bytes,
             queued_bytes=queue.queued_bytes,
             queued_messages=queue.depth,
@@ -291,19 +288,15 @@ class _Connection:
                 prefer_client = True
                 message = mailbox.pop()
                 if isinstance(message, PreparedFrame):
-                    self._write(message.data, message.key)
+                    ws.send_data(message.data, message.key)
                     continue
                 result = await self._call(handler.websocket_info(message))
             else:
                 wake_at = self.last_activity + self.idle_timeout
                 if self.ping_interval:
                     wake_at = min(wake_at, self._ping_due())
-                self.parked = True
-                try:
-                    with trio.move_on_at(wake_at):
-                        await self.waker.wait()
-                finally:
-                    self.parked = False
+                with trio.move_on_at(wake_at):
+                    await self.waker.wait()
                 continue
             reason = await self._execute(result)
             if reason is not None:
@@ -325,9 +318,9 @@ class _Connection:
         assert ws is not None
         for command in commands:
             if isinstance(command, Text | Binary):
-                if not ws.open_for_data:
+                if not ws.data_open:
                     return self._closed_reason()
-                self._write(encode_frame(command))
+                ws.send_data(encode_frame(command))
             elif isinstance(command, Ping | Pong):
                 try:
                     await ws.send_control(command)

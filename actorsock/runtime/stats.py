@@ -120,6 +120,7 @@ class Counters:
         """Count the end of an upgraded connection and keep its totals."""
         self.connections -= 1
         self.closed_by_reason[reason] += 1
+        self.messages_out += final.messages_out
         self.bytes_out += final.bytes_out
         self.dropped += final.dropped
         self.coalesced += final.coalesced
@@ -130,7 +131,7 @@ class Counters:
             connections=self.connections,
             connections_total=self.connections_total,
             messages_in=self.messages_in,
-            messages_out=self.messages_out,
+            messages_out=self.messages_out + sum(c.messages_out for c in live),
             bytes_out=self.bytes_out + sum(c.bytes_out for c in live),
             queued_bytes=sum(c.queued_bytes for c in live),
             dropped=self.dropped + sum(c.dropped for c in live),

@@ -41,6 +41,11 @@ class Waker:
 
         await trio.lowlevel.wait_task_rescheduled(abort)
 
+    @property
+    def waiting(self) -> bool:
+        """True while a task is parked in :meth:`wait` and no wake-up has come."""
+        return self._task is not None
+
     def wake(self) -> None:
         """Wake the waiting task, or make the next wait return immediately."""
         task = self._task

@@ -100,6 +100,22 @@ class ConnectionStream(trio.abc.Stream):
         if self.broken is not None:
             return False
         queue = self.queue
+        if self._fd >= 0 and not queue and not self._flusher_running:
+            # The common case, kept short: nothing waits, try the socket first.
+            try:
+                written = os.write(self._fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError as exc:
+                self._break(exc)
+                return False
+            if written == len(data):
+                queue.wrote_through(written)
+                return True
+            if written:
+                queue.push_started(data, written, key)
+                self._write_or_defer()
+                return True
         accepted = queue.push(data, key)
         if queue.overflowed:
             self._on_trouble()

@@ -70,6 +70,9 @@ class ServerWebSocket(WebSocketConnection):
         )
         self._on_inbound = on_inbound
         self.stream = stream
+        # True between the upgrade and the first close frame either way; a
+        # plain flag because it is read once per recipient of a broadcast.
+        self.data_open = False
         self.peer_close: tuple[int, str] | None = None
         self.sent_close_code: int | None = None
 
@@ -98,6 +101,8 @@ class ServerWebSocket(WebSocketConnection):
         self._on_inbound()
 
     async def _handle_close_connection_event(self, event: CloseConnection) -> None:
+        self.data_open = False
+        self._on_inbound()  # now, so no broadcast writes after the client's close
         if self._wsproto.state is ConnectionState.OPEN:
             # wsproto reports a protocol error in the client's data (bad UTF-8,
             # unmasked or malformed frame) as a CloseConnection event without
@@ -112,18 +117,17 @@ class ServerWebSocket(WebSocketConnection):
         self._on_inbound()
 
     async def _send(self, event: wsproto.events.Event) -> None:
-        if (
-            isinstance(event, CloseConnection)
-            and self.peer_close is None
-            and self.sent_close_code is None
-        ):
-            self.sent_close_code = int(event.code)
+        if isinstance(event, CloseConnection):
+            self.data_open = False
+            if self.peer_close is None and self.sent_close_code is None:
+                self.sent_close_code = int(event.code)
         await super()._send(event)
 
     async def _reader_task(self) -> None:
         try:
             await super()._reader_task()
         finally:
+            self.data_open = False
             self._on_inbound()
 
     # -- what the connection actor uses ---------------------------------
@@ -147,20 +151,13 @@ class ServerWebSocket(WebSocketConnection):
             return Binary(bytes(item))
         return item
 
-    @property
-    def open_for_data(self) -> bool:
-        """True while data frames may be sent (open, no close frame sent yet)."""
-        return self._wsproto.state is ConnectionState.OPEN and self.closed is None
-
     def send_data(self, data: bytes, key: Hashable | None = None) -> bool:
         """Queue a data frame's wire bytes (see :mod:`actorsock.core.wire`).
 
         Never blocks. Returns False if the frame was not queued: the
         connection is closing, or the send policy refused it.
         """
-        if not self.open_for_data:
-            return False
-        return self.stream.offer(data, key)
+        return self.data_open and self.stream.offer(data, key)
 
     async def send_control(self, frame: Ping | Pong) -> None:
         """Send a ping or pong through the library.
@@ -210,6 +207,7 @@ async def accept_websocket(
     nursery.start_soon(ws._reader_task)
     request = await ws._get_request()
     await request.accept(subprotocol=subprotocol, extra_headers=headers)
+    ws.data_open = ws._wsproto.state is ConnectionState.OPEN
     return ws
 
 

@@ -18,7 +18,7 @@ from actorsock import (
     broadcast,
     broadcast_frame,
     broadcast_from,
-    pubsub,
+    default_pubsub,
     subscribe,
     subscriber_count,
 )
@@ -141,9 +141,9 @@ async def test_values_are_encoded_once_per_codec():
     ):
         for ws in (j1, j2, m1, m2):
             assert await ws.get_message() == "subscribed"
-        before = pubsub.statistics().encodings
+        before = default_pubsub.statistics().encodings
         assert broadcast_frame(topic, {"cpu": 0.5, "name": "héllo"}) == 4
-        assert pubsub.statistics().encodings - before == 2
+        assert default_pubsub.statistics().encodings - before == 2
         for ws in (j1, j2):
             text = await ws.get_message()
             assert text == JSON.encode({"cpu": 0.5, "name": "héllo"}).text

@@ -1,0 +1,461 @@
+"""Fan-out benchmark: actorsock against peer servers, same load, same run.
+
+Every server implements the broadcast contract of ``examples/broadcast.py``
+(``/ws`` relays each text message to every ``/ws`` client, sender included;
+``/echo`` echoes). The load comes from ``bench/loadgen.c`` (built here with
+the machine's gcc). The server is pinned to CPU 0 and the load generator to
+CPU 1 when the machine has two or more; each scenario starts a fresh server
+process.
+
+Scenarios:
+
+* ``idle``: hold N connections; server RSS per connection (kernel socket
+  memory reported apart); one broadcast checks every client still receives.
+* ``broadcast``: N clients, R rounds of one 64-byte message; median time from
+  send to the last client's receive, per-client latency p50/p99.
+* ``throughput``: C clients x M messages with a bounded window in flight;
+  deliveries per second.
+* ``echo``: E clients doing round trips on ``/echo`` while N ``/ws`` clients
+  get a broadcast every second; round-trip p50/p99.
+* ``slow``: the broadcast scenario with 4 KiB messages, run with and without
+  one client that never reads; the change in completion time.
+
+Usage::
+
+    python bench/run.py                 # the full run (several minutes)
+    python bench/run.py --quick         # 200 clients, 3 rounds: a smoke run
+
+Results: a markdown table on stdout, ``bench/results/latest.json`` and
+``bench/results/latest.md``. Every run is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+BUILD = BENCH / "build"
+LOADGEN = BUILD / "loadgen"
+
+
+@dataclass
+class Server:
+    name: str
+    command: list[str]
+    needs: str = ""  # an executable or module that must exist
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def servers() -> list[Server]:
+    py = sys.executable
+    peers = BENCH / "peers"
+    return [
+        Server(
+            "actorsock",
+            [py, "-m", "actorsock", "run", "examples.broadcast:app", "--log-level", "warning"],
+        ),
+        Server("websockets (asyncio)", [py, str(peers / "websockets_asyncio.py")], "websockets"),
+        Server("websockets (trio)", [py, str(peers / "websockets_trio.py")], "websockets.trio"),
+        Server("aiohttp", [py, str(peers / "aiohttp_server.py")], "aiohttp"),
+        Server("trio-websocket (natural)", [py, str(peers / "trio_websocket_natural.py")]),
+        Server(
+            "node ws",
+            ["node", str(peers / "node_ws.js")],
+            "node",
+            {"NODE_PATH": str(BUILD / "node_modules")},
+        ),
+    ]
+
+
+# -- preparation -------------------------------------------------------------
+
+
+def build_loadgen() -> None:
+    """Compile the C load generator if it is missing or older than its source."""
+    source = BENCH / "loadgen.c"
+    if LOADGEN.exists() and LOADGEN.stat().st_mtime >= source.stat().st_mtime:
+        return
+    BUILD.mkdir(parents=True, exist_ok=True)
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        raise SystemExit("bench: gcc is needed to build bench/loadgen.c")
+    subprocess.run([compiler, "-O2", "-o", str(LOADGEN), str(source)], check=True)
+
+
+def availability(server: Server) -> str | None:
+    """None if ``server`` can run here, else why not."""
+    if not server.needs:
+        return None
+    if server.needs == "node":
+        if shutil.which("node") is None:
+            return "node not found"
+        if not (BUILD / "node_modules" / "ws").exists():
+            npm = shutil.which("npm")
+            if npm is None:
+                return "npm not found"
+            done = subprocess.run(
+                [npm, "install", "--prefix", str(BUILD), "--no-save", "--silent", "ws@8"],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            if done.returncode != 0:
+                return f"npm install ws failed: {done.stderr.strip()[:200]}"
+        return None
+    probe = subprocess.run([sys.executable, "-c", f"import {server.needs}"], capture_output=True)
+    return None if probe.returncode == 0 else f"python module {server.needs} not installed"
+
+
+def pinned(command: list[str], cpu: int) -> list[str]:
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu), *command]
+    return command
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- one server process ----------------------------------------------------------
+
+
+class Running:
+    """A server process on a free port, pinned to CPU 0; stopped on exit."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.port = free_port()
+        env = {**os.environ, **server.env, "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen(
+            pinned([*server.command, "--port", str(self.port)], 0),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def __enter__(self) -> Running:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{self.server.name} exited: {self.process.stderr.read()[-500:]}"
+                )
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.server.name} did not listen within 20 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    @property
+    def pid(self) -> int:
+        """The server's own pid (taskset execs the command in place)."""
+        return self.process.pid
+
+    def rss_kib(self) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+
+def tcp_memory_kib() -> int:
+    """Kernel memory held by TCP sockets (all of them), from /proc/net/sockstat."""
+    for line in Path("/proc/net/sockstat").read_text().splitlines():
+        if line.startswith("TCP:"):
+            fields = line.split()
+            return int(fields[fields.index("mem") + 1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+    return 0
+
+
+def loadgen(port: int, timeout: float, **options: Any) -> dict[str, Any]:
+    """Run the load generator to completion; return its JSON result."""
+    args = [str(LOADGEN), "--port", str(port), "--timeout", str(timeout)]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    done = subprocess.run(
+        pinned(args, 1), capture_output=True, text=True, timeout=timeout + 60, check=False
+    )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"loadgen failed ({done.returncode}): {done.stderr[-500:]}")
+    return dict(json.loads(done.stdout))
+
+
+# -- scenarios -------------------------------------------------------------------
+
+
+def scenario_idle(server: Server, clients: int, timeout: float) -> dict[str, Any]:
+    with Running(server) as running:
+        time.sleep(0.5)
+        rss_before, tcp_before = running.rss_kib(), tcp_memory_kib()
+        args = [str(LOADGEN), "--port", str(running.port), "--mode", "idle"]
+        args += ["--clients", str(clients), "--timeout", str(timeout)]
+        process = subprocess.Popen(
+            pinned(args, 1),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert process.stderr is not None and process.stdin is not None
+        ready = 0
+        deadline = time.monotonic() + timeout
+        for line in process.stderr:
+            if line.startswith("READY"):
+                ready = int(line.split()[1])
+                break
+            if time.monotonic() > deadline:
+                break
+        time.sleep(1.0)  # let the server settle after the last handshake
+        rss_after, tcp_after = running.rss_kib(), tcp_memory_kib()
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        out, _ = process.communicate(timeout=timeout + 30)
+        result = dict(json.loads(out))
+    per_conn = (rss_after - rss_before) * 1024 / max(ready, 1)
+    result.update(
+        rss_before_kib=rss_before,
+        rss_after_kib=rss_after,
+        rss_per_conn_kb=round(per_conn / 1000, 2),
+        kernel_tcp_per_conn_kb=round((tcp_after - tcp_before) * 1024 / max(ready, 1) / 1000, 2),
+    )
+    return result
+
+
+def scenario(server: Server, timeout: float, **options: Any) -> dict[str, Any]:
+    with Running(server) as running:
+        return loadgen(running.port, timeout, **options)
+
+
+@dataclass
+class Plan:
+    idle_clients: int
+    broadcast_clients: int
+    rounds: int
+    tp_clients: int
+    tp_messages: int
+    echo_clients: int
+    echo_rounds: int
+    slow_rounds: int
+    timeout: float
+
+
+FULL = Plan(15_000, 10_000, 20, 1_000, 1_000, 100, 1_000, 40, 240.0)
+QUICK = Plan(200, 200, 3, 50, 20, 10, 20, 3, 60.0)
+
+
+def run_scenario(name: str, server: Server, plan: Plan) -> dict[str, Any]:
+    if name == "idle":
+        return scenario_idle(server, plan.idle_clients, plan.timeout)
+    if name == "broadcast":
+        return scenario(
+            server,
+            plan.timeout,
+            mode="broadcast",
+            clients=plan.broadcast_clients,
+            rounds=plan.rounds,
+        )
+    if name == "throughput":
+        return scenario(
+            server,
+            plan.timeout,
+            mode="throughput",
+            clients=plan.tp_clients,
+            messages=plan.tp_messages,
+        )
+    if name == "echo":
+        return scenario(
+            server,
+            plan.timeout,
+            mode="echo",
+            clients=plan.broadcast_clients,
+            echo_clients=plan.echo_clients,
+            echo_rounds=plan.echo_rounds,
+            broadcast_interval=1.0,
+        )
+    if name == "slow":
+        common = {
+            "mode": "broadcast",
+            "clients": plan.broadcast_clients,
+            "rounds": plan.slow_rounds,
+            "size": 4096,
+        }
+        baseline = scenario(server, plan.timeout, **common)
+        with_slow = scenario(server, plan.timeout, slow=1, **common)
+        base, slow = baseline["completion_ms_median"], with_slow["completion_ms_median"]
+        return {
+            "baseline": baseline,
+            "with_slow": with_slow,
+            "slow_effect_pct": round((slow / base - 1) * 100, 1) if base > 0 else None,
+            "loadgen_cpu_s": baseline["loadgen_cpu_s"] + with_slow["loadgen_cpu_s"],
+            "connected": baseline["connected"],
+            "failed": baseline["failed"] + with_slow["failed"],
+        }
+    raise ValueError(name)
+
+
+# -- report -----------------------------------------------------------------------
+
+
+def cell(results: dict[str, Any], scenario_name: str, render: Any) -> str:
+    value = results.get(scenario_name)
+    if value is None:
+        return "—"
+    if "error" in value:
+        return "error"
+    try:
+        return str(render(value))
+    except (KeyError, TypeError):
+        return "—"
+
+
+def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
+    header = (
+        f"| server | RSS per idle conn ({plan.idle_clients:,} conns) "
+        f"| {plan.broadcast_clients:,}-client broadcast, last receive (median of {plan.rounds}) "
+        f"| broadcast latency p50 / p99 "
+        f"| {plan.tp_clients:,} clients × {plan.tp_messages:,} msgs, deliveries/s "
+        f"| echo RTT p50 / p99 ({plan.echo_clients} clients, {plan.broadcast_clients:,} on /ws) "
+        f"| slow client effect on broadcast | loadgen CPU s |"
+    )
+    lines = [header, "|" + "---|" * 8]
+    for name, results in all_results.items():
+        if "skipped" in results:
+            lines.append(f"| {name} | skipped: {results['skipped']} |" + " |" * 6)
+            continue
+        cpu = sum(
+            float(value.get("loadgen_cpu_s", 0))
+            for value in results.values()
+            if isinstance(value, dict)
+        )
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    name,
+                    cell(
+                        results,
+                        "idle",
+                        lambda r: (
+                            f"{r['rss_per_conn_kb']} KB (+{r['kernel_tcp_per_conn_kb']} KB kernel)"
+                        ),
+                    ),
+                    cell(results, "broadcast", lambda r: f"{r['completion_ms_median']:.1f} ms"),
+                    cell(
+                        results,
+                        "broadcast",
+                        lambda r: f"{r['latency_ms_p50']:.1f} / {r['latency_ms_p99']:.1f} ms",
+                    ),
+                    cell(results, "throughput", lambda r: f"{r['deliveries_per_s']:,.0f}"),
+                    cell(
+                        results,
+                        "echo",
+                        lambda r: f"{r['echo_rtt_ms_p50']:.2f} / {r['echo_rtt_ms_p99']:.2f} ms",
+                    ),
+                    cell(results, "slow", lambda r: f"{r['slow_effect_pct']:+.1f}%"),
+                    f"{cpu:.1f}",
+                ]
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def ratios(all_results: dict[str, dict[str, Any]]) -> list[str]:
+    """The issue's goals as ratios taken in this run."""
+    ours = all_results.get("actorsock", {})
+    peer = all_results.get("websockets (asyncio)", {})
+    notes = []
+    try:
+        b = ours["broadcast"]["completion_ms_median"] / peer["broadcast"]["completion_ms_median"]
+        notes.append(f"broadcast time vs websockets (asyncio): {b:.2f}x (goal <= 0.85)")
+        t = ours["throughput"]["deliveries_per_s"] / peer["throughput"]["deliveries_per_s"]
+        notes.append(f"deliveries/s vs websockets (asyncio): {t:.2f}x (goal >= 1.1)")
+    except (KeyError, TypeError, ZeroDivisionError):
+        pass
+    return notes
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
+    parser.add_argument("--servers", help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--scenarios", default="idle,broadcast,throughput,echo,slow", help="comma-separated"
+    )
+    parser.add_argument("--out", type=Path, default=BENCH / "results", help="results folder")
+    for name in ("idle_clients", "broadcast_clients", "rounds", "tp_clients", "tp_messages"):
+        parser.add_argument("--" + name.replace("_", "-"), type=int)
+    args = parser.parse_args(argv)
+
+    plan = QUICK if args.quick else FULL
+    overrides = {
+        name: getattr(args, name)
+        for name in ("idle_clients", "broadcast_clients", "rounds", "tp_clients", "tp_messages")
+        if getattr(args, name) is not None
+    }
+    plan = Plan(**{**asdict(plan), **overrides})
+    build_loadgen()
+    chosen = servers()
+    if args.servers:
+        wanted = [name.strip() for name in args.servers.split(",")]
+        chosen = [s for s in chosen if any(s.name.startswith(w) for w in wanted)]
+    all_results: dict[str, dict[str, Any]] = {}
+    for server in chosen:
+        reason = availability(server)
+        all_results[server.name] = {"skipped": reason} if reason else {}
+    started = time.time()
+    for name in args.scenarios.split(","):
+        for server in chosen:
+            results = all_results[server.name]
+            if "skipped" in results:
+                continue
+            print(f"bench: {name} on {server.name}...", file=sys.stderr, flush=True)
+            try:
+                results[name] = run_scenario(name, server, plan)
+            except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+                results[name] = {"error": str(exc)[:500]}
+    report = table(all_results, plan)
+    notes = ratios(all_results)
+    print(report)
+    for note in notes:
+        print(f"- {note}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "plan": asdict(plan),
+        "started": started,
+        "duration_s": round(time.time() - started, 1),
+        "cpus": os.cpu_count(),
+        "pinned": (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None,
+        "results": all_results,
+    }
+    (args.out / "latest.json").write_text(json.dumps(payload, indent=2))
+    (args.out / "latest.md").write_text(report + "\n" + "".join(f"- {n}\n" for n in notes))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
