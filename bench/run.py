@@ -337,7 +337,7 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
         f"| server | RSS per idle conn ({plan.idle_clients:,} conns) "
         f"| {plan.broadcast_clients:,}-client broadcast, last receive (median of {plan.rounds}) "
         f"| broadcast latency p50 / p99 "
-        f"| {plan.tp_clients:,} clients × {plan.tp_messages:,} msgs, deliveries/s "
+        f"| {plan.tp_clients:,} clients x {plan.tp_messages:,} msgs, deliveries/s "
         f"| echo RTT p50 / p99 ({plan.echo_clients} clients, {plan.broadcast_clients:,} on /ws) "
         f"| slow client effect on broadcast | loadgen CPU s |"
     )
