@@ -61,10 +61,10 @@ static struct {
     int port;
     const char *ws_path, *echo_path, *mode;
     int clients, echo_clients, slow, rounds, messages, window, size, echo_rounds;
-    double timeout, broadcast_interval, round_gap;
+    double timeout, broadcast_interval, round_gap, round_timeout;
     int sources, max_pending;
 } opt = {"127.0.0.1", 0, "/ws", "/echo", "broadcast", 100, 0, 0, 20, 1000, 64, 64, 100,
-         120.0, 1.0, 0.05, 200, 512};
+         120.0, 1.0, 0.05, 10.0, 200, 512};
 
 static conn_t *conns;
 static int nconns, epfd;
@@ -397,20 +397,24 @@ static void alloc_messages(int n) {
     if (!msg_sent || !msg_last || !msg_count) die("calloc");
 }
 
-/* Send messages 0..n-1 one at a time; return the completion times (ms) array. */
+/* Send messages 0..n-1 one at a time; return the completion times in ms
+ * (-1 for a round that did not complete within --round-timeout). After three
+ * incomplete rounds the server is considered stalled and the rest is skipped. */
 static double *run_rounds(int n, int *complete) {
-    double *ms = calloc((size_t)n, sizeof *ms);
+    double *ms = malloc((size_t)n * sizeof *ms);
+    int incomplete = 0;
     *complete = 0;
-    for (int r = 0; r < n && now_ns() < deadline; r++) {
+    for (int r = 0; r < n; r++) ms[r] = -1;
+    for (int r = 0; r < n && now_ns() < deadline && incomplete < 3; r++) {
         subs_alive = count_alive(ROLE_SUB);
         current_msg = r;
         send_message(r);
-        loop_until(message_complete, opt.timeout);
+        loop_until(message_complete, opt.round_timeout);
         if (message_complete()) {
             ms[r] = (double)(msg_last[r] - msg_sent[r]) / 1e6;
             (*complete)++;
         } else {
-            ms[r] = -1;
+            incomplete++;
         }
         loop_until(NULL, opt.round_gap);
     }
@@ -471,7 +475,8 @@ static void usage(void) {
             "usage: loadgen --port P [--mode idle|broadcast|throughput|echo] [--clients N]\n"
             "  [--rounds R] [--messages M] [--window W] [--size BYTES] [--slow S]\n"
             "  [--echo-clients E] [--echo-rounds K] [--broadcast-interval S]\n"
-            "  [--ws-path /ws] [--echo-path /echo] [--sources 200] [--timeout S]\n");
+            "  [--ws-path /ws] [--echo-path /echo] [--sources 200] [--timeout S]\n"
+            "  [--round-timeout S] [--round-gap S]\n");
     exit(2);
 }
 
@@ -493,6 +498,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--echo-rounds")) opt.echo_rounds = atoi(v);
         else if (!strcmp(a, "--broadcast-interval")) opt.broadcast_interval = atof(v);
         else if (!strcmp(a, "--round-gap")) opt.round_gap = atof(v);
+        else if (!strcmp(a, "--round-timeout")) opt.round_timeout = atof(v);
         else if (!strcmp(a, "--ws-path")) opt.ws_path = v;
         else if (!strcmp(a, "--echo-path")) opt.echo_path = v;
         else if (!strcmp(a, "--sources")) opt.sources = atoi(v);

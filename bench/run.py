@@ -65,6 +65,8 @@ def servers() -> list[Server]:
         Server(
             "actorsock",
             [py, "-m", "actorsock", "run", "examples.broadcast:app", "--log-level", "warning"],
+            # The default cap (10,000) would answer 503 past it.
+            env={"ACTORSOCK_SERVER_MAX_CONNECTIONS": "100000"},
         ),
         Server("websockets (asyncio)", [py, str(peers / "websockets_asyncio.py")], "websockets"),
         Server("websockets (trio)", [py, str(peers / "websockets_trio.py")], "websockets.trio"),
@@ -140,22 +142,24 @@ class Running:
         self.server = server
         self.port = free_port()
         env = {**os.environ, **server.env, "PYTHONPATH": str(ROOT)}
+        # A file, not a pipe: a server that logs a lot must never block on it.
+        BUILD.mkdir(parents=True, exist_ok=True)
+        self.log_path = BUILD / f"server-{server.name.split()[0]}.log"
+        self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             pinned([*server.command, "--port", str(self.port)], 0),
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
 
     def __enter__(self) -> Running:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"{self.server.name} exited: {self.process.stderr.read()[-500:]}"
-                )
+                log = self.log_path.read_text()[-500:]
+                raise RuntimeError(f"{self.server.name} exited: {log}")
             with socket.socket() as sock:
                 if sock.connect_ex(("127.0.0.1", self.port)) == 0:
                     return self
@@ -169,6 +173,7 @@ class Running:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
+        self.log.close()
 
     @property
     def pid(self) -> int:
@@ -306,9 +311,11 @@ def run_scenario(name: str, server: Server, plan: Plan) -> dict[str, Any]:
         baseline = scenario(server, plan.timeout, **common)
         with_slow = scenario(server, plan.timeout, slow=1, **common)
         base, slow = baseline["completion_ms_median"], with_slow["completion_ms_median"]
+        stalled = with_slow["rounds_complete"] < with_slow["rounds"]
         return {
             "baseline": baseline,
             "with_slow": with_slow,
+            "stalled": stalled,
             "slow_effect_pct": round((slow / base - 1) * 100, 1) if base > 0 else None,
             "loadgen_cpu_s": baseline["loadgen_cpu_s"] + with_slow["loadgen_cpu_s"],
             "connected": baseline["connected"],
@@ -330,6 +337,13 @@ def cell(results: dict[str, Any], scenario_name: str, render: Any) -> str:
         return str(render(value))
     except (KeyError, TypeError):
         return "—"
+
+
+def slow_cell(result: dict[str, Any]) -> str:
+    with_slow = result["with_slow"]
+    if result["stalled"]:
+        return f"stalled ({with_slow['rounds_complete']}/{with_slow['rounds']} rounds)"
+    return f"{result['slow_effect_pct']:+.1f}%"
 
 
 def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
@@ -375,7 +389,7 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
                         "echo",
                         lambda r: f"{r['echo_rtt_ms_p50']:.2f} / {r['echo_rtt_ms_p99']:.2f} ms",
                     ),
-                    cell(results, "slow", lambda r: f"{r['slow_effect_pct']:+.1f}%"),
+                    cell(results, "slow", slow_cell),
                     f"{cpu:.1f}",
                 ]
             )

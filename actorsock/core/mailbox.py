@@ -54,7 +54,8 @@ class Mailbox:
     ) -> None:
         if capacity < 1:
             raise ValueError("mailbox capacity must be at least 1")
-        self._queue: deque[Any] = deque()
+        # Made on the first message: idle processes cost no deque.
+        self._queue: deque[Any] | None = None
         self.capacity = capacity
         self.policy = Overflow(policy)
         self.dropped = 0
@@ -67,6 +68,8 @@ class Mailbox:
             True if ``message`` is now queued, False if it was refused.
         """
         queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
         if len(queue) < self.capacity:
             queue.append(message)
             return True
@@ -81,6 +84,8 @@ class Mailbox:
 
     def push_system(self, message: Any) -> None:
         """Queue a system message regardless of the capacity."""
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(message)
 
     def pop(self) -> Any:
@@ -89,14 +94,16 @@ class Mailbox:
         Raises:
             IndexError: If the mailbox is empty.
         """
+        if self._queue is None:
+            raise IndexError("pop from an empty mailbox")
         return self._queue.popleft()
 
     def clear(self) -> None:
         """Discard every queued message (used when the process ends)."""
-        self._queue.clear()
+        self._queue = None
 
     def __len__(self) -> int:
-        return len(self._queue)
+        return len(self._queue) if self._queue is not None else 0
 
     def __bool__(self) -> bool:
         return bool(self._queue)

@@ -118,7 +118,7 @@ class Pid:
     _wake: Callable[[], None]
     _exit_hooks: list[Callable[[Pid], None]]
     _monitors: dict[MonitorRef, Pid]
-    _watching: set[MonitorRef]
+    _watching: dict[MonitorRef, None]  # an ordered set; an empty dict is smaller
     mailbox: Mailbox
     exit_reason: Reason | None
     stop_request: Reason | None
@@ -138,7 +138,7 @@ class Pid:
         pid._wake = _no_wake
         pid._exit_hooks = []
         pid._monitors = {}
-        pid._watching = set()
+        pid._watching = {}
         pid.mailbox = mailbox
         pid.exit_reason = None
         pid.stop_request = None
@@ -317,7 +317,7 @@ def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
     ref = MonitorRef(watcher, target)
     if target._alive:
         target._monitors[ref] = watcher
-        watcher._watching.add(ref)
+        watcher._watching[ref] = None
     else:
         assert target.exit_reason is not None
         _deliver_system(watcher, Down(ref, target, target.exit_reason))
@@ -326,7 +326,7 @@ def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
 
 def demonitor(ref: MonitorRef) -> bool:
     """Cancel a monitor. Returns True if it was still active."""
-    ref.watcher._watching.discard(ref)
+    ref.watcher._watching.pop(ref, None)
     return ref.target._monitors.pop(ref, None) is not None
 
 
@@ -352,7 +352,7 @@ def exit_process(pid: Pid, reason: Reason) -> None:
     pid._watching.clear()
     watchers, pid._monitors = pid._monitors, {}
     for ref, watcher in watchers.items():
-        watcher._watching.discard(ref)
+        watcher._watching.pop(ref, None)
         _deliver_system(watcher, Down(ref, pid, reason))
 
 

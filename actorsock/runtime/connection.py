@@ -5,7 +5,10 @@ Theory of operation
 The connection is one trio task (plus trio-websocket's reader task). The
 handler's callbacks run strictly one at a time in that task. The task parks
 on a :class:`~actorsock.runtime.waker.Waker` that three things wake: a message
-in the mailbox, a frame from the client, and the end of the connection.
+in the mailbox, a frame from the client, and the end of the connection. Its
+deadlines (idle timeout, server pings) come from one node timer per
+connection that sends it a private message, re-armed only when it fires or
+must fire sooner.
 
 Lifecycle::
 
@@ -57,6 +60,7 @@ from ..core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeo
 from ..core.reasons import Stop as StopReason
 from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
+from ..core.timers import TimerRef
 from ..core.wire import PreparedFrame, encode_frame
 from ..transports.fastpath import ConnectionStream
 from ..transports.front import close_quietly
@@ -66,6 +70,13 @@ from .actor import run_terminate, spawn_process
 from .stats import ConnectionStatistics, Counters
 
 __all__ = ["ConnectionOptions", "run_connection"]
+
+# Callbacks a busy connection runs before it lets other tasks run.
+_STEPS_PER_YIELD = 4
+
+# Mailbox message of the connection's own deadline timer (idle timeout and
+# server pings); the loop takes it and re-checks its deadlines.
+_DEADLINE = object()
 
 # Close codes the server sent first, and what they mean for terminate.
 _SERVER_CLOSE_KINDS = {1002: "badframe", 1007: "badencoding", 1009: "badsize"}
@@ -125,7 +136,6 @@ class _Connection:
         log: Any,
     ) -> None:
         self.stream = stream
-        self.head = head
         self.request = request
         self.handler = handler
         self.options = options
@@ -145,6 +155,7 @@ class _Connection:
         self.messages_in = 0
         self.last_activity = 0.0
         self.last_ping = 0.0
+        self.deadline_timer: TimerRef | None = None
         self.pid.frame_sink = self._direct_frame
 
     def _direct_frame(self, prepared: PreparedFrame) -> bool:
@@ -243,6 +254,7 @@ class _Connection:
         assert ws is not None
         mailbox = pid.mailbox
         prefer_client = True
+        steps_without_yield = 0
         while True:
             if pid.stop_request is not None:
                 await self._close(
@@ -287,6 +299,8 @@ class _Connection:
             elif mailbox:
                 prefer_client = True
                 message = mailbox.pop()
+                if message is _DEADLINE:
+                    continue
                 if isinstance(message, PreparedFrame):
                     ws.send_data(message.data, message.key)
                     continue
@@ -295,15 +309,42 @@ class _Connection:
                 wake_at = self.last_activity + self.idle_timeout
                 if self.ping_interval:
                     wake_at = min(wake_at, self._ping_due())
-                with trio.move_on_at(wake_at):
-                    await self.waker.wait()
+                steps_without_yield = 0
+                self._arm_deadline(wake_at)
+                await self.waker.wait()
                 continue
             reason = await self._execute(result)
             if reason is not None:
                 return reason
-            # Sends no longer yield (they are queued), so give other tasks
-            # and the client's reader a turn after each callback.
-            await trio.lowlevel.checkpoint()
+            # Sends do not yield (they are queued), so a busy connection gives
+            # other tasks and its client's reader a turn every few callbacks;
+            # not after each one, which would cost a scheduler pass per message.
+            steps_without_yield += 1
+            if steps_without_yield >= _STEPS_PER_YIELD:
+                steps_without_yield = 0
+                await trio.lowlevel.checkpoint()
+
+    def _arm_deadline(self, wake_at: float) -> None:
+        """Make sure the deadline timer fires by ``wake_at``.
+
+        One timer per connection, re-armed lazily: client activity only moves
+        ``last_activity``; a timer that fires early just makes the loop look
+        again. Cheaper than a cancel scope around every wait.
+        """
+        timer, node, now = self.deadline_timer, self.pid.node, trio.current_time()
+        if timer is not None:
+            if timer.active and now < timer.deadline <= wake_at:
+                return
+            node.cancel_timer(timer)
+        self.deadline_timer = node.schedule_timer(
+            self.pid, max(0.0, wake_at - now), _DEADLINE, None
+        )
+
+    def cancel_deadline(self) -> None:
+        """Drop the deadline timer (the connection has ended)."""
+        if self.deadline_timer is not None:
+            self.pid.node.cancel_timer(self.deadline_timer)
+            self.deadline_timer = None
 
     def _ping_due(self) -> float:
         return max(self.last_activity, self.last_ping) + self.ping_interval
@@ -402,10 +443,10 @@ async def run_connection(
         handler,
         options,
         counters,
-        log.bind(route=request.route, remote=remote),
+        log,
     )
     pid = conn.pid
-    conn.log = conn.log.bind(pid=str(pid))
+    conn.log = log.bind(pid=str(pid), route=request.route, remote=remote)
     on_start(pid, conn.statistics)
     token = set_current_pid(pid)
     started = trio.current_time()
@@ -422,6 +463,7 @@ async def run_connection(
                 await close_quietly(stream)
             else:
                 await conn.ws.abort()
+        conn.cancel_deadline()
         await run_terminate(handler.terminate, reason, conn.log)
         exit_process(pid, reason)
         if conn.ws is not None:

@@ -16,11 +16,14 @@ __all__ = ["Waker"]
 class Waker:
     """Parks one task until :meth:`wake` is called."""
 
-    __slots__ = ("_pending", "_task")
+    __slots__ = ("_pending", "_task", "waiting")
 
     def __init__(self) -> None:
         self._task: trio.lowlevel.Task | None = None
         self._pending = False
+        #: True while a task is parked in :meth:`wait` and no wake-up has
+        #: come (a plain attribute: broadcasts read it once per recipient).
+        self.waiting = False
 
     async def wait(self) -> None:
         """Return after the next :meth:`wake` (at once if one is pending).
@@ -34,23 +37,21 @@ class Waker:
         if self._task is not None:
             raise RuntimeError("another task is already waiting on this Waker")
         self._task = trio.lowlevel.current_task()
+        self.waiting = True
 
         def abort(_: object) -> trio.lowlevel.Abort:
             self._task = None
+            self.waiting = False
             return trio.lowlevel.Abort.SUCCEEDED
 
         await trio.lowlevel.wait_task_rescheduled(abort)
-
-    @property
-    def waiting(self) -> bool:
-        """True while a task is parked in :meth:`wait` and no wake-up has come."""
-        return self._task is not None
 
     def wake(self) -> None:
         """Wake the waiting task, or make the next wait return immediately."""
         task = self._task
         if task is not None:
             self._task = None
+            self.waiting = False
             trio.lowlevel.reschedule(task)
         else:
             self._pending = True

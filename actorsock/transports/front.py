@@ -106,14 +106,24 @@ class Front:
 
     async def handle(self, stream: trio.abc.Stream) -> None:
         """Serve one accepted stream to its end."""
-        handed_over = False
+        upgrade = None
         try:
-            handed_over = await self._route(stream)
+            upgrade = await self._route(stream)
         finally:
-            if not handed_over:
+            if upgrade is None:
                 await close_quietly(stream)
+        if upgrade is not None:
+            # Called here, not in _route, so that no parsing state stays
+            # referenced for the life of the connection.
+            await self.on_websocket(stream, *upgrade)
 
-    async def _route(self, stream: trio.abc.Stream) -> bool:
+    async def _route(self, stream: trio.abc.Stream) -> tuple[bytes, Request, Any] | None:
+        """Answer a plain HTTP request, or return what an accepted upgrade needs.
+
+        Returns:
+            None once the request has been answered (or the client left);
+            ``(head, request, handler_class)`` for an upgrade to hand over.
+        """
         peer = _peer(stream)
         remote = f"{peer[0]}:{peer[1]}" if peer else "?"
         parser: h11.Connection | None = None
@@ -128,12 +138,12 @@ class Front:
                     h11.Connection(h11.SERVER),
                     Response(exc.error_status_hint, "malformed request\n"),
                 )
-                return False
+                return None
         if timer.cancelled_caught:
             self.log.info("handshake timeout", remote=remote, timeout=self.handshake_timeout)
-            return False
+            return None
         if event is None or parser is None:
-            return False
+            return None
         request = to_request(event, peer)
         head_only = request.method == "HEAD"
         ws_match = self.ws_routes.match(request.path)
@@ -141,8 +151,7 @@ class Front:
             request = self._with_route(request, ws_match)
             refusal = self._refuse_upgrade(request)
             if refusal is None:
-                await self.on_websocket(stream, head, request, ws_match.target)
-                return True
+                return head, request, ws_match.target
             self.log.info(
                 "upgrade refused",
                 remote=remote,
@@ -151,13 +160,13 @@ class Front:
                 why=refusal.message,
             )
             await write_response(stream, parser, _error_response(refusal), head_only=head_only)
-            return False
+            return None
         response = await self._serve_http(request)
         self.log.debug(
             "http", remote=remote, method=request.method, path=request.path, status=response.status
         )
         await write_response(stream, parser, response, head_only=head_only)
-        return False
+        return None
 
     @staticmethod
     def _with_route(request: Request, match: RouteMatch[Any]) -> Request:

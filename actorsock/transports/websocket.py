@@ -16,9 +16,13 @@ here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
   carrying its code (1002 bad frame, 1007 bad UTF-8); the library alone would
   drop the TCP connection without one;
 * the close code the server sent first (1002, 1007, 1009 too big) is kept, so
-  the terminate reason can say what went wrong.
+  the terminate reason can say what went wrong;
+* once open, wsproto's finished handshake (an h11 connection and the parsed
+  request, about 3 KB) is replaced by :class:`_FinishedHandshake`; after the
+  upgrade wsproto only asks it for (no) events.
 
-Private members used: ``WebSocketConnection._reader_task``, ``_get_request``,
+Private members used: ``WSConnection.handshake``; ``WebSocketConnection._reader_task``,
+``_get_request``,
 ``_handle_message_event``, ``_handle_ping_event``, ``_handle_pong_event``,
 ``_handle_close_connection_event``, ``_send``, ``_send_channel``,
 ``_recv_channel``, ``_stream``.
@@ -27,7 +31,7 @@ Private members used: ``WebSocketConnection._reader_task``, ``_get_request``,
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 
 import trio
 import trio_websocket
@@ -47,6 +51,13 @@ __all__ = ["ConnectionClosed", "ServerWebSocket", "accept_websocket"]
 # How many complete client messages the library may hold before its reader
 # stops reading the socket (TCP backpressure then slows the client down).
 INBOUND_QUEUE_SIZE = 4
+
+
+class _FinishedHandshake:
+    """Stands in for wsproto's handshake once the connection is open."""
+
+    def events(self) -> Iterator[wsproto.events.Event]:
+        return iter(())
 
 
 class ServerWebSocket(WebSocketConnection):
@@ -208,6 +219,8 @@ async def accept_websocket(
     request = await ws._get_request()
     await request.accept(subprotocol=subprotocol, extra_headers=headers)
     ws.data_open = ws._wsproto.state is ConnectionState.OPEN
+    if ws._wsproto.connection is not None:
+        ws._wsproto.handshake = _FinishedHandshake()  # type: ignore[assignment]
     return ws
 
 

@@ -176,7 +176,9 @@ async def test_frames_and_messages_interleave_fairly():
     async with open_test_server(App(routes={"/ws": Busy})) as server, server.connect("/ws") as ws:
         await ws.send_message("hi")
         got = [await ws.get_message() for _ in range(51)]
-        assert "client:hi" in got[:10]  # not stuck behind the 50 queued messages
+        # Not stuck behind the 50 queued messages: a busy connection yields
+        # every few callbacks, and the client frame is taken at the next turn.
+        assert got.index("client:hi") < 25
         assert [g for g in got if g.startswith("info")] == [f"info:{i}" for i in range(50)]
 
 

@@ -89,3 +89,16 @@ def test_synthesized_close_event_is_still_how_wsproto_reports_bad_input():
     assert "yield CloseConnection(code=exc.code" in inspect.getsource(
         wsproto.connection.Connection.events
     )
+
+
+def test_open_connection_only_asks_the_handshake_for_events():
+    # accept_websocket swaps wsproto's finished handshake for a stub that
+    # yields no events; wsproto must not use it for anything else once open.
+    import wsproto
+
+    for name in ("send", "receive_data"):
+        source = inspect.getsource(getattr(wsproto.WSConnection, name))
+        assert "if self.connection is None:" in source, name
+    assert "self.handshake.events()" in inspect.getsource(wsproto.WSConnection.events)
+    state = inspect.getsource(wsproto.WSConnection.state.fget)
+    assert "if self.connection is None:" in state

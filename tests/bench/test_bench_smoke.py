@@ -1,0 +1,61 @@
+"""A small run of the benchmark harness, so it cannot rot: it checks counts, never timings.
+
+Builds bench/loadgen.c with gcc, then runs every scenario on actorsock and
+on one peer (trio-websocket, installed with actorsock) with 200 clients.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quick_bench_run_counts_every_delivery(tmp_path):
+    assert shutil.which("gcc") or shutil.which("cc"), "the bench needs gcc to build its loadgen"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--quick",
+            "--servers",
+            "actorsock,trio-websocket",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "| actorsock |" in done.stdout
+    report = json.loads((tmp_path / "latest.json").read_text())
+    plan = report["plan"]
+    for server in ("actorsock", "trio-websocket (natural)"):
+        results = report["results"][server]
+        idle = results["idle"]
+        assert idle["ready"] == plan["idle_clients"] and idle["failed"] == 0
+        assert idle["received_check"] == plan["idle_clients"]
+        assert idle["rss_per_conn_kb"] > 0
+
+        broadcast = results["broadcast"]
+        assert broadcast["connected"] == plan["broadcast_clients"]
+        assert broadcast["rounds_complete"] == plan["rounds"]
+        assert broadcast["deliveries"] == plan["broadcast_clients"] * plan["rounds"]
+
+        throughput = results["throughput"]
+        assert throughput["messages_complete"] == plan["tp_messages"]
+        assert throughput["deliveries"] == plan["tp_clients"] * plan["tp_messages"]
+
+        echo = results["echo"]
+        assert echo["echo_rtts"] == plan["echo_clients"] * plan["echo_rounds"]
+
+        slow = results["slow"]
+        assert slow["with_slow"]["connected"] == plan["broadcast_clients"] + 1
+        assert slow["with_slow"]["rounds_complete"] == plan["slow_rounds"]
