@@ -18,7 +18,10 @@
  *   echo        --echo-clients E do --echo-rounds K round trips on /echo
  *               each, while the /ws clients get a broadcast every
  *               --broadcast-interval seconds.
- * --slow S adds S clients with a tiny receive buffer that never read.
+ * --slow S adds S clients with a tiny receive buffer that never read; with
+ * --slow-start R they connect just before round R (and with --slow-end R2
+ * they close before round R2), so the rounds without them are a baseline
+ * from the same server process and the same connections.
  *
  * Every loop is bounded: by counts, and by --timeout seconds for the run.
  * Output: one JSON object on stdout. Build: gcc -O2 -o loadgen loadgen.c
@@ -62,9 +65,9 @@ static struct {
     const char *ws_path, *echo_path, *mode;
     int clients, echo_clients, slow, rounds, messages, window, size, echo_rounds;
     double timeout, broadcast_interval, round_gap, round_timeout;
-    int sources, max_pending;
+    int sources, max_pending, slow_start, slow_end;
 } opt = {"127.0.0.1", 0, "/ws", "/echo", "broadcast", 100, 0, 0, 20, 1000, 64, 64, 100,
-         120.0, 1.0, 0.05, 10.0, 200, 512};
+         120.0, 1.0, 0.05, 10.0, 200, 512, -1, -1};
 
 static conn_t *conns;
 static int nconns, epfd;
@@ -334,11 +337,12 @@ static void loop_until(int (*done)(void), double wait) {
 static int connect_target, next_to_connect;
 static int all_connected(void) { return opened + failed >= connect_target; }
 
-static void connect_all(void) {
-    connect_target = nconns;
+/* Connect conns[next_to_connect .. upto). */
+static void connect_all(int upto) {
+    connect_target = upto;
     while (!all_connected() && now_ns() < deadline) {
         /* Bounded handshakes in flight, so the server's backlog never overflows. */
-        while (next_to_connect < nconns && next_to_connect - opened - failed < opt.max_pending) {
+        while (next_to_connect < upto && next_to_connect - opened - failed < opt.max_pending) {
             start_connect(&conns[next_to_connect], next_to_connect);
             next_to_connect++;
         }
@@ -406,6 +410,18 @@ static double *run_rounds(int n, int *complete) {
     *complete = 0;
     for (int r = 0; r < n; r++) ms[r] = -1;
     for (int r = 0; r < n && now_ns() < deadline && incomplete < 3; r++) {
+        if (r == opt.slow_start) {
+            connect_all(nconns); /* the slow clients join now */
+            loop_until(NULL, opt.round_gap);
+        }
+        if (r == opt.slow_end) { /* and leave */
+            for (int i = 0; i < nconns; i++)
+                if (conns[i].role == ROLE_SLOW && conns[i].state == ST_OPEN) {
+                    close_conn(&conns[i]);
+                    closed_early--; /* a planned close */
+                }
+            loop_until(NULL, opt.round_gap);
+        }
         subs_alive = count_alive(ROLE_SUB);
         current_msg = r;
         send_message(r);
@@ -476,7 +492,7 @@ static void usage(void) {
             "  [--rounds R] [--messages M] [--window W] [--size BYTES] [--slow S]\n"
             "  [--echo-clients E] [--echo-rounds K] [--broadcast-interval S]\n"
             "  [--ws-path /ws] [--echo-path /echo] [--sources 200] [--timeout S]\n"
-            "  [--round-timeout S] [--round-gap S]\n");
+            "  [--round-timeout S] [--round-gap S] [--slow-start ROUND] [--slow-end ROUND]\n");
     exit(2);
 }
 
@@ -499,6 +515,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--broadcast-interval")) opt.broadcast_interval = atof(v);
         else if (!strcmp(a, "--round-gap")) opt.round_gap = atof(v);
         else if (!strcmp(a, "--round-timeout")) opt.round_timeout = atof(v);
+        else if (!strcmp(a, "--slow-start")) opt.slow_start = atoi(v);
+        else if (!strcmp(a, "--slow-end")) opt.slow_end = atoi(v);
         else if (!strcmp(a, "--ws-path")) opt.ws_path = v;
         else if (!strcmp(a, "--echo-path")) opt.echo_path = v;
         else if (!strcmp(a, "--sources")) opt.sources = atoi(v);
@@ -516,14 +534,17 @@ int main(int argc, char **argv) {
     nconns = opt.clients + opt.slow + opt.echo_clients;
     conns = calloc((size_t)nconns, sizeof *conns);
     if (!conns) die("calloc");
+    /* Subscribers, then echo clients, then the slow ones (last, so that
+     * --slow-start can connect them in the middle of a run). */
     for (int i = 0; i < nconns; i++) {
-        conns[i].role = i < opt.clients ? ROLE_SUB : i < opt.clients + opt.slow ? ROLE_SLOW
-                                                                                : ROLE_ECHO;
+        conns[i].role = i < opt.clients                      ? ROLE_SUB
+                        : i < opt.clients + opt.echo_clients ? ROLE_ECHO
+                                                             : ROLE_SLOW;
         conns[i].echo_left = opt.echo_rounds;
     }
     epfd = epoll_create1(0);
     if (epfd < 0) die("epoll_create1");
-    connect_all();
+    connect_all(opt.slow_start >= 0 ? nconns - opt.slow : nconns);
     fprintf(stderr, "loadgen: %d connected, %d failed\n", opened, failed);
 
     printf("{");
