@@ -389,7 +389,8 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
                         results,
                         "idle",
                         lambda r: (
-                            f"{r['rss_per_conn_kb']} KB (+{r['kernel_tcp_per_conn_kb']} KB kernel)"
+                            f"{r['rss_per_conn_kb']} KB "
+                            f"(kernel TCP {r['kernel_tcp_per_conn_kb']:.2f} KB)"
                         ),
                     ),
                     cell(results, "broadcast", lambda r: f"{r['completion_ms_median']:.1f} ms"),
