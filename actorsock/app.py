@@ -20,6 +20,7 @@ Using it::
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import signal
@@ -116,17 +117,9 @@ class App:
         server, ws = config.server, config.websocket
         current_node()
         ssl_context = make_ssl_context(server.tls_cert, server.tls_key) if server.tls_cert else None
+        # Every [websocket] option is a connection default of the same name.
         options = ConnectionOptions(
-            idle_timeout=ws.idle_timeout,
-            ping_interval=ws.ping_interval,
-            max_message_size=ws.max_message_size,
-            mailbox_size=ws.mailbox_size,
-            overflow=ws.overflow,
-            handshake_timeout=server.handshake_timeout,
-            close_timeout=ws.close_timeout,
-            send_queue_bytes=ws.send_queue_bytes,
-            send_queue_messages=ws.send_queue_messages,
-            send_overflow=ws.send_overflow,
+            **dataclasses.asdict(ws), handshake_timeout=server.handshake_timeout
         )
         connections = ConnectionSupervisor(server.max_connections, server.drain_timeout)
         self._connections = connections

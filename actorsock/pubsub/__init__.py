@@ -8,7 +8,8 @@ another adapter::
 
     class Room(Handler):
         async def websocket_init(self):
-            subscribe(f"room:{self.request.path_params['room']}")
+            self.topic = f"room:{self.request.path_params['room']}"
+            subscribe(self.topic)
 
         async def websocket_handle(self, frame):
             broadcast_frame(self.topic, frame, exclude=self.pid)   # others, not me

@@ -9,12 +9,7 @@ from actorsock.core.reasons import Normal
 from actorsock.errors import NotInActorError
 from actorsock.pubsub import PubSub
 
-
-def drain(pid):
-    out = []
-    while pid.mailbox:
-        out.append(pid.mailbox.pop())
-    return out
+from .adapter_contract import drain
 
 
 @pytest.fixture
