@@ -36,9 +36,15 @@ class FakeNode:
             fn(*args)
 
     def schedule_timer(
-        self, dest: Pid, delay: float, message: Any, interval: float | None
+        self,
+        dest: Pid,
+        delay: float,
+        message: Any,
+        interval: float | None,
+        *,
+        system: bool = False,
     ) -> TimerRef:
-        return self.timers.schedule(self.now, delay, dest, message, interval)
+        return self.timers.schedule(self.now, delay, dest, message, interval, system)
 
     def cancel_timer(self, ref: TimerRef) -> bool:
         return self.timers.cancel(ref)

@@ -48,6 +48,7 @@ __all__ = [
     "Pid",
     "cancel_timer",
     "deliver_frame",
+    "deliver_system",
     "demonitor",
     "exit_process",
     "monitor",
@@ -71,9 +72,18 @@ class Node(Protocol):
         ...
 
     def schedule_timer(
-        self, dest: Pid, delay: float, message: Any, interval: float | None
+        self,
+        dest: Pid,
+        delay: float,
+        message: Any,
+        interval: float | None,
+        *,
+        system: bool = False,
     ) -> TimerRef:
-        """Send ``message`` to ``dest`` after ``delay`` (and every ``interval``)."""
+        """Send ``message`` to ``dest`` after ``delay`` (and every ``interval``).
+
+        ``system=True`` delivers past the mailbox bound (runtime timers).
+        """
         ...
 
     def cancel_timer(self, ref: TimerRef) -> bool:
@@ -320,7 +330,7 @@ def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
         watcher._watching[ref] = None
     else:
         assert target.exit_reason is not None
-        _deliver_system(watcher, Down(ref, target, target.exit_reason))
+        deliver_system(watcher, Down(ref, target, target.exit_reason))
     return ref
 
 
@@ -353,10 +363,11 @@ def exit_process(pid: Pid, reason: Reason) -> None:
     watchers, pid._monitors = pid._monitors, {}
     for ref, watcher in watchers.items():
         watcher._watching.pop(ref, None)
-        _deliver_system(watcher, Down(ref, pid, reason))
+        deliver_system(watcher, Down(ref, pid, reason))
 
 
-def _deliver_system(pid: Pid, message: Any) -> None:
+def deliver_system(pid: Pid, message: Any) -> None:
+    """Queue a runtime message for ``pid`` past its mailbox bound (``Down``, deadlines)."""
     if pid._alive:
         pid.mailbox.push_system(message)
         pid._wake()

@@ -36,13 +36,21 @@ class TimerRef:
     Attributes:
         deadline: When the timer fires next (clock seconds).
         interval: Seconds between firings, or None for a one-shot timer.
+        system: Delivered past the mailbox bound (runtime timers only).
     """
 
-    __slots__ = ("active", "deadline", "dest", "interval", "message", "seq")
+    __slots__ = ("active", "deadline", "dest", "interval", "message", "seq", "system")
 
     def __init__(
-        self, seq: int, deadline: float, dest: Pid, message: Any, interval: float | None
+        self,
+        seq: int,
+        deadline: float,
+        dest: Pid,
+        message: Any,
+        interval: float | None,
+        system: bool = False,
     ) -> None:
+        self.system = system
         self.seq = seq
         self.deadline = deadline
         self.dest = dest
@@ -64,7 +72,13 @@ class TimerHeap:
         self._active = 0
 
     def schedule(
-        self, now: float, delay: float, dest: Pid, message: Any, interval: float | None = None
+        self,
+        now: float,
+        delay: float,
+        dest: Pid,
+        message: Any,
+        interval: float | None = None,
+        system: bool = False,
     ) -> TimerRef:
         """Add a timer.
 
@@ -74,6 +88,7 @@ class TimerHeap:
             dest: The pid that receives ``message``.
             message: What is sent.
             interval: For a repeating timer, seconds between firings (> 0).
+            system: Deliver past the mailbox bound (the runtime's own timers).
 
         Raises:
             ValueError: For a negative delay or a non-positive interval.
@@ -82,7 +97,7 @@ class TimerHeap:
             raise ValueError("timer delay must be >= 0")
         if interval is not None and interval <= 0:
             raise ValueError("timer interval must be > 0")
-        ref = TimerRef(next(self._seq), now + delay, dest, message, interval)
+        ref = TimerRef(next(self._seq), now + delay, dest, message, interval, system)
         heapq.heappush(self._heap, (ref.deadline, ref.seq, ref))
         self._active += 1
         return ref

@@ -337,7 +337,7 @@ class _Connection:
                 return
             node.cancel_timer(timer)
         self.deadline_timer = node.schedule_timer(
-            self.pid, max(0.0, wake_at - now), _DEADLINE, None
+            self.pid, max(0.0, wake_at - now), _DEADLINE, None, system=True
         )
 
     def cancel_deadline(self) -> None:

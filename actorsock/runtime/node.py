@@ -17,7 +17,7 @@ from typing import Any
 import trio
 
 from ..core.mailbox import Mailbox
-from ..core.process import Pid, deliver
+from ..core.process import Pid, deliver, deliver_system
 from ..core.timers import TimerHeap, TimerRef
 from .waker import Waker
 
@@ -51,7 +51,13 @@ class Node:
         return pid
 
     def schedule_timer(
-        self, dest: Pid, delay: float, message: Any, interval: float | None
+        self,
+        dest: Pid,
+        delay: float,
+        message: Any,
+        interval: float | None,
+        *,
+        system: bool = False,
     ) -> TimerRef:
         """Send ``message`` to ``dest`` after ``delay`` seconds, then every ``interval``.
 
@@ -62,7 +68,7 @@ class Node:
         if threading.get_ident() != self._thread_id:
             raise RuntimeError("timers are set from the node's loop; from threads use send()")
         earliest = self.timers.next_deadline()
-        ref = self.timers.schedule(trio.current_time(), delay, dest, message, interval)
+        ref = self.timers.schedule(trio.current_time(), delay, dest, message, interval, system)
         if earliest is None or ref.deadline < earliest:
             self._timer_waker.wake()
         return ref
@@ -85,7 +91,10 @@ class Node:
                 with trio.move_on_at(deadline):
                     await self._timer_waker.wait()
             for ref in timers.pop_due(trio.current_time()):
-                deliver(ref.dest, ref.message)
+                if ref.system:
+                    deliver_system(ref.dest, ref.message)
+                else:
+                    deliver(ref.dest, ref.message)
 
 
 _NODE: trio.lowlevel.RunVar[Node] = trio.lowlevel.RunVar("actorsock_node")
