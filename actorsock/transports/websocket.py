@@ -10,7 +10,9 @@ here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
 * the connection actor must wake up when a client message arrives instead of
   parking a task in ``get_message()``: :class:`ServerWebSocket` calls
   ``on_inbound`` after the library queues a message, and
-  :meth:`ServerWebSocket.next_inbound` takes it without waiting;
+  :meth:`ServerWebSocket.next_inbound` takes it without waiting; a message
+  that arrives in one frame is queued with ``send_nowait`` (the library
+  would spend a scheduler pass on each);
 * ping and pong frames reach the handler (the library answers pings itself);
 * a protocol error in the client's data is answered with a close frame
   carrying its code (1002 bad frame, 1007 bad UTF-8); the library alone would
@@ -22,10 +24,10 @@ here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
   upgrade wsproto only asks it for (no) events.
 
 Private members used: ``WSConnection.handshake``; ``WebSocketConnection._reader_task``,
-``_get_request``,
-``_handle_message_event``, ``_handle_ping_event``, ``_handle_pong_event``,
-``_handle_close_connection_event``, ``_send``, ``_send_channel``,
-``_recv_channel``, ``_stream``.
+``_get_request``, ``_handle_message_event``, ``_handle_ping_event``,
+``_handle_pong_event``, ``_handle_close_connection_event``, ``_send``,
+``_send_channel``, ``_recv_channel``, ``_message_parts``, ``_max_message_size``,
+``_stream``.
 """
 
 from __future__ import annotations
@@ -92,6 +94,24 @@ class ServerWebSocket(WebSocketConnection):
     async def _handle_message_event(
         self, event: wsproto.events.BytesMessage | wsproto.events.TextMessage
     ) -> None:
+        if (
+            event.message_finished
+            and not self._message_parts
+            and len(event.data) <= self._max_message_size
+        ):
+            # The common case, a message in one frame, without the library's
+            # scheduler pass per message (``await send`` there): queue it at
+            # once while there is room; otherwise the library's own path.
+            data = event.data if isinstance(event.data, str) else bytes(event.data)
+            try:
+                self._send_channel.send_nowait(data)
+            except trio.WouldBlock:
+                pass
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                return
+            else:
+                self._on_inbound()
+                return
         await super()._handle_message_event(event)
         if event.message_finished:
             self._on_inbound()

@@ -129,6 +129,19 @@ async def test_protocol_violations_close_with_the_right_code(data, code, kind):
         await still_echoes(server)
 
 
+async def test_fragmented_messages_are_assembled_between_single_frame_ones():
+    app, _ = make_app()
+    async with open_test_server(app) as server:
+        client = await RawClient.connect(server.port, "/ws")
+        await client.send(frame(0x1, b"one"))
+        await client.send(frame(0x1, b"two, ", fin=False) + frame(0x0, b"in parts"))
+        await client.send(frame(0x2, b"\x00three"))
+        assert await client.read_frame() == (0x1, b"one")
+        assert await client.read_frame() == (0x1, b"two, in parts")
+        assert await client.read_frame() == (0x2, b"\x00three")
+        await client.aclose()
+
+
 async def test_client_that_disconnects_mid_message():
     app, events = make_app()
     async with open_test_server(app) as server:

@@ -102,3 +102,18 @@ def test_open_connection_only_asks_the_handshake_for_events():
     assert "self.handshake.events()" in inspect.getsource(wsproto.WSConnection.events)
     state = inspect.getsource(wsproto.WSConnection.state.fget)
     assert "if self.connection is None:" in state
+
+
+def test_message_assembly_fields_the_single_frame_shortcut_relies_on():
+    # ServerWebSocket queues one-frame messages itself when nothing is being
+    # assembled; that must stay equivalent to the library's own handling.
+    source = inspect.getsource(WebSocketConnection._handle_message_event)
+    for needle in (
+        "self._message_parts.append(event.data)",
+        "self._max_message_size",
+        "event.message_finished",
+        "await self._send_channel.send(msg)",
+    ):
+        assert needle in source, needle
+    init = inspect.getsource(WebSocketConnection.__init__)
+    assert "self._message_parts" in init and "self._max_message_size" in init
