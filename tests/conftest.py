@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 
+from actorsock.core.deliveries import DeliveryQueue
 from actorsock.core.mailbox import Mailbox
 from actorsock.core.process import Pid
 from actorsock.core.timers import TimerHeap, TimerRef
 
 
 class FakeNode:
-    """A Node for pure tests: a manual clock, a timer heap, recorded wake-ups."""
+    """A Node for pure tests: a manual clock, a timer heap, recorded wake-ups.
+
+    Nothing runs its delivery queue: tests that fill it call ``deliveries.run()``.
+    """
 
     def __init__(self) -> None:
         self._thread_id = threading.get_ident()
@@ -22,6 +26,7 @@ class FakeNode:
         self.timers = TimerHeap()
         self.hops: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
         self.wakes: dict[Pid, int] = {}
+        self.deliveries = DeliveryQueue()
 
     @property
     def thread_id(self) -> int:

@@ -38,6 +38,7 @@ from .mailbox import Mailbox
 from .reasons import Reason
 
 if TYPE_CHECKING:
+    from .deliveries import DeliveryQueue
     from .timers import TimerRef
     from .wire import PreparedFrame
 
@@ -65,6 +66,11 @@ class Node(Protocol):
     @property
     def thread_id(self) -> int:
         """Identifier of the thread running the node's event loop."""
+        ...
+
+    @property
+    def deliveries(self) -> DeliveryQueue:
+        """Deliveries waiting their turn behind a large fan-out."""
         ...
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
@@ -264,8 +270,9 @@ def send(pid: Pid, message: Any) -> bool:
             ``handle_info`` unchanged (it is not copied).
 
     Returns:
-        True if the message was queued (from another thread: handed to the
-        pid's loop while the pid was alive). False if the pid has ended or its
+        True if the message was queued (from another thread, or while the
+        node is still delivering a large broadcast: handed on while the pid
+        was alive). False if the pid has ended or its
         full mailbox refused the message (policies ``drop_newest`` and
         ``disconnect``).
     """
@@ -273,7 +280,13 @@ def send(pid: Pid, message: Any) -> bool:
         return False
     node = pid._node
     if threading.get_ident() != node.thread_id:
-        node.call_soon_threadsafe(deliver, pid, message)
+        node.call_soon_threadsafe(send, pid, message)
+        return True
+    deliveries = node.deliveries
+    if deliveries.deferring:
+        # A fan-out is still being delivered; this message goes behind it,
+        # so that the receiver sees what was sent in the order it was sent.
+        deliveries.add((pid,), lambda target: deliver(target, message))
         return True
     return deliver(pid, message)
 

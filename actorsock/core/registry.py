@@ -33,14 +33,17 @@ No I/O and no trio here: this module is unit-tested without sockets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import AlreadyRegisteredError, DeadPidError, RegistryError
 from .process import Pid, self_pid
 
 __all__ = ["Keys", "Registry"]
+
+_NO_HOLDERS: Mapping[Pid, Sequence[Any]] = MappingProxyType({})
 
 
 class Keys(StrEnum):
@@ -163,20 +166,19 @@ class Registry:
             for value in values
         ]
 
-    def each(self, key: Hashable) -> Iterator[tuple[Pid, Any]]:
-        """Iterate the ``(pid, value)`` entries under ``key`` without copying them.
+    def holders(self, key: Hashable) -> Mapping[Pid, Sequence[Any]]:
+        """The live, read-only mapping of each pid registered under ``key`` to its values.
 
         For hot loops on the registry's own loop (broadcasts): nothing is
-        allocated per entry that outlives the step, so a fan-out to many
-        processes does not feed the garbage collector. The registry must not
-        change during the iteration; use :meth:`dispatch` when the callback
-        may register, unregister or end processes, or from another thread.
+        copied and nothing is allocated per entry, so a fan-out to many
+        processes does not feed the garbage collector. The mapping follows
+        later changes of the registry; copy it (``dict(...)``) to keep a
+        snapshot, and do not change the registry while iterating it. Use
+        :meth:`dispatch` when the callback may register, unregister or end
+        processes, or from another thread.
         """
         holders = self._entries.get(key)
-        if holders:
-            for pid, values in holders.items():
-                for value in values:
-                    yield pid, value
+        return _NO_HOLDERS if holders is None else MappingProxyType(holders)
 
     def dispatch(self, key: Hashable, fn: Callable[[Pid, Any], object]) -> int:
         """Call ``fn(pid, value)`` for every entry under ``key``.

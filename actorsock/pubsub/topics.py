@@ -20,6 +20,15 @@ Two ways to reach subscribers
 Both paths keep per-connection order: a connection gets things in the order
 they were sent to it, whichever path they took.
 
+Large fan-outs
+--------------
+A publication to more subscribers than the node's delivery slice (256)
+reaches the first slice at once and the rest a slice at a time, with other
+tasks running in between (see :mod:`actorsock.core.deliveries`), so one
+broadcast to 10,000 sockets does not stall every other client for its whole
+duration. Order is kept: what is sent afterwards, by broadcast or ``send``,
+queues behind it.
+
 From other threads
 ------------------
 Broadcasts may be called from any thread; the delivery then hops once to
@@ -33,7 +42,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,7 +148,8 @@ class PubSub:
         """Send ``message`` to every subscriber's mailbox, on every node.
 
         Returns:
-            The number of local subscribers it was handed to.
+            The number of local subscribers it was handed to (delivered now,
+            or queued to be delivered shortly behind a large fan-out).
         """
         return self._publish(topic, message, direct=False, key=None, exclude=None, local=False)
 
@@ -172,7 +182,8 @@ class PubSub:
             local: Only this node's subscribers.
 
         Returns:
-            The number of local subscribers it was handed to.
+            The number of local subscribers it was handed to (delivered now,
+            or queued to be delivered shortly behind a large fan-out).
         """
         key = topic if key is None else key
         return self._publish(topic, payload, direct=True, key=key, exclude=exclude, local=local)
@@ -205,29 +216,53 @@ class PubSub:
     def _deliver(
         self, topic: Hashable, payload: Any, direct: bool, key: Hashable | None, exclude: Pid | None
     ) -> int:
-        # Delivery only wakes processes or writes to sockets; nothing here
-        # changes the registry, so it is iterated in place (no copy).
-        entries = self.registry.each(topic)
-        delivered = 0
-        if not direct:
-            for pid, _ in entries:
-                if pid is not exclude and deliver(pid, payload):
-                    delivered += 1
+        node = self._loop
+        if node is None:  # nobody has ever subscribed here
+            return 0
+        deliveries = node.deliveries
+        holders = self.registry.holders(topic)
+        if deliveries.deferring or len(holders) > deliveries.slice_size:
+            # Part of it will be delivered later: to the subscribers of now.
+            # (One copy of the mapping; no object per subscriber, which would
+            # feed the garbage collector.)
+            holders = dict(holders)
+        targets: Iterable[Pid] = holders
+        if exclude is not None:
+            targets = (pid for pid in holders if pid is not exclude)
+        if direct:
+            one = self._frame_delivery(payload, key, holders)
         else:
-            # One wire encoding per codec (a ready frame needs only one).
-            is_frame = isinstance(payload, Text | Binary)
-            prepared: dict[Codec | None, PreparedFrame] = {}
-            for pid, codec in entries:
-                if pid is exclude:
-                    continue
-                encoding = None if is_frame else codec
-                frame = prepared.get(encoding)
-                if frame is None:
-                    frame = prepared[encoding] = self._prepare(payload, encoding, key)
-                if deliver_frame(pid, frame):
-                    delivered += 1
-        self.deliveries += delivered
-        return delivered
+            one = self._message_delivery(payload)
+        return deliveries.dispatch(targets, one)
+
+    def _message_delivery(self, message: Any) -> Callable[[Pid], bool]:
+        def deliver_one(pid: Pid) -> bool:
+            if deliver(pid, message):
+                self.deliveries += 1
+                return True
+            return False
+
+        return deliver_one
+
+    def _frame_delivery(
+        self, payload: Any, key: Hashable | None, holders: Mapping[Pid, Sequence[Codec | None]]
+    ) -> Callable[[Pid], bool]:
+        # One wire encoding per codec (a ready frame needs only one), made
+        # when the first subscriber with that codec is reached.
+        is_frame = isinstance(payload, Text | Binary)
+        prepared: dict[Codec | None, PreparedFrame] = {}
+
+        def deliver_one(pid: Pid) -> bool:
+            encoding = None if is_frame else holders[pid][0]
+            frame = prepared.get(encoding)
+            if frame is None:
+                frame = prepared[encoding] = self._prepare(payload, encoding, key)
+            if deliver_frame(pid, frame):
+                self.deliveries += 1
+                return True
+            return False
+
+        return deliver_one
 
     def _prepare(self, payload: Any, codec: Codec | None, key: Hashable | None) -> PreparedFrame:
         self.encodings += 1

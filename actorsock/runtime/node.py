@@ -5,6 +5,10 @@ knows the thread of its trio loop (so ``send`` from other threads can hop
 onto it), owns the :class:`~actorsock.core.timers.TimerHeap` of every
 ``send_after``/``send_interval`` and runs the single task that fires them.
 Timers use ``trio.current_time()``, so they follow ``trio.testing.MockClock``.
+
+It also owns the :class:`~actorsock.core.deliveries.DeliveryQueue` of the
+loop and runs the task that makes large fan-outs a slice at a time, with a
+checkpoint between slices so other tasks (and the I/O poll) get their turn.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 import trio
 
+from ..core.deliveries import DeliveryQueue
 from ..core.mailbox import Mailbox
 from ..core.process import Pid, deliver, deliver_system
 from ..core.timers import TimerHeap, TimerRef
@@ -32,12 +37,19 @@ class Node:
         self._token = trio.lowlevel.current_trio_token()
         self.timers = TimerHeap()
         self._timer_waker = Waker()
+        self._delivery_waker = Waker()
+        self._deliveries = DeliveryQueue(on_pending=self._delivery_waker.wake)
         self.processes = 0
 
     @property
     def thread_id(self) -> int:
         """The thread the loop runs on."""
         return self._thread_id
+
+    @property
+    def deliveries(self) -> DeliveryQueue:
+        """Deliveries waiting behind a large fan-out (made by :meth:`run_deliveries`)."""
+        return self._deliveries
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` on the loop; from any thread. Dropped once the loop has ended."""
@@ -96,6 +108,15 @@ class Node:
                 else:
                     deliver(ref.dest, ref.message)
 
+    async def run_deliveries(self) -> None:
+        """Make waiting deliveries a slice at a time, forever (a system task)."""
+        deliveries = self._deliveries
+        while True:
+            await self._delivery_waker.wait()
+            while deliveries.pending:
+                deliveries.run()
+                await trio.lowlevel.checkpoint()
+
 
 _NODE: trio.lowlevel.RunVar[Node] = trio.lowlevel.RunVar("actorsock_node")
 
@@ -104,8 +125,8 @@ def current_node() -> Node:
     """Return the node of the current trio run, creating it on first use.
 
     There is one node per ``trio.run``: every app and actor in the run shares
-    its timers. Its timer driver runs as a trio system task, so it lives as
-    long as the run.
+    its timers and its delivery queue. Their drivers run as trio system
+    tasks, so they live as long as the run.
 
     Raises:
         RuntimeError: Outside of ``trio.run``.
@@ -116,4 +137,5 @@ def current_node() -> Node:
         node = Node()
         _NODE.set(node)
         trio.lowlevel.spawn_system_task(node.run_timers, name="actorsock-timers")
+        trio.lowlevel.spawn_system_task(node.run_deliveries, name="actorsock-deliveries")
         return node

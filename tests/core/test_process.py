@@ -5,6 +5,7 @@ import pytest
 from actorsock.core.process import (
     Down,
     Pid,
+    deliver,
     demonitor,
     exit_process,
     monitor,
@@ -100,3 +101,14 @@ def test_self_pid_inside_and_outside(node):
         assert self_pid() is pid
     finally:
         reset_current_pid(token)
+
+
+def test_send_queues_behind_a_fan_out_still_being_delivered(node):
+    a, b = node.spawn(), node.spawn()
+    node.deliveries.add([a, b], lambda pid: deliver(pid, "broadcast"))
+    assert send(b, "after") is True
+    assert not b.mailbox
+    while node.deliveries.run():
+        pass
+    assert [b.mailbox.pop(), b.mailbox.pop()] == ["broadcast", "after"]
+    assert a.mailbox.pop() == "broadcast"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 
 import msgpack
@@ -19,9 +20,11 @@ from actorsock import (
     broadcast_frame,
     broadcast_from,
     default_pubsub,
+    send,
     subscribe,
     subscriber_count,
 )
+from actorsock.runtime.node import current_node
 from actorsock.testing import open_test_server
 
 from .helpers import wait_for
@@ -177,3 +180,43 @@ async def test_broadcast_from_a_plain_thread():
         await trio.to_thread.run_sync(publisher)
         assert await ws.get_message() == "direct from thread"
         assert await ws.get_message() == "info:mailbox from thread"
+
+
+async def test_a_fan_out_larger_than_a_slice_keeps_order_and_lets_other_tasks_run():
+    topic = f"t{next(_topics)}"
+    deliveries = current_node().deliveries
+    deliveries.slice_size = 2  # this trio run only: 7 subscribers take 4 slices
+    async with (
+        open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        clients = [await stack.enter_async_context(server.connect("/sub")) for _ in range(7)]
+        for ws in clients:
+            assert await ws.get_message() == "subscribed"
+        pids = default_pubsub.subscribers(topic)
+
+        # Another task sees the queue shrink: it ran between slices.
+        assert broadcast_frame(topic, Text("frame:start")) == 7
+        assert deliveries.pending == 5
+        seen = []
+        while deliveries.pending:
+            seen.append(deliveries.pending)
+            await trio.lowlevel.checkpoint()
+        assert set(seen) & {3, 1}
+
+        expected = ["frame:start"]
+        for i in range(60):
+            if i % 3 == 0:
+                broadcast_frame(topic, Text(f"frame:{i}"))
+                expected.append(f"frame:{i}")
+            elif i % 3 == 1:
+                broadcast(topic, i)
+                expected.append(f"info:{i}")
+            else:
+                for pid in pids:  # sent while the fan-out above is still under way
+                    send(pid, f"sent {i}")
+                expected.append(f"info:sent {i}")
+            if i % 7 == 0:
+                await trio.lowlevel.checkpoint()
+        for ws in clients:
+            assert [await ws.get_message() for _ in expected] == expected

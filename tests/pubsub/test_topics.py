@@ -4,7 +4,7 @@ import pytest
 
 from actorsock.codecs import JSON, MSGPACK
 from actorsock.core.frames import Binary, Text
-from actorsock.core.process import exit_process, set_current_pid
+from actorsock.core.process import exit_process, send, set_current_pid
 from actorsock.core.reasons import Normal
 from actorsock.errors import NotInActorError
 from actorsock.pubsub import PubSub
@@ -133,3 +133,43 @@ def test_full_mailboxes_are_not_counted_as_deliveries(ps, node):
     assert ps.broadcast("t", 1) == 1
     assert ps.broadcast("t", 2) == 0
     assert ps.statistics().deliveries == 1
+
+
+def test_a_large_fan_out_is_delivered_a_slice_at_a_time_in_order(ps, node):
+    node.deliveries.slice_size = 2
+    pids = [node.spawn() for _ in range(5)]
+    for pid in pids:
+        ps.subscribe("t", pid)
+    assert ps.broadcast("t", "first") == 5
+    assert [drain(pid) for pid in pids] == [["first"], ["first"], [], [], []]
+    # What is sent meanwhile, by broadcast or send, queues behind the rest.
+    ps.broadcast_frame("t", Text("second"), exclude=pids[4])
+    send(pids[0], "direct")
+    assert all(not pid.mailbox for pid in pids)
+    assert node.deliveries.run() == 2
+    assert [drain(pid) for pid in pids] == [[], [], ["first"], ["first"], []]
+    while node.deliveries.run():
+        pass
+    assert [drain(pid) for pid in pids] == [
+        [Text("second"), "direct"],
+        [Text("second")],
+        [Text("second")],
+        [Text("second")],
+        ["first"],
+    ]
+    assert ps.statistics().deliveries == 9
+
+
+def test_deferred_subscribers_are_those_of_the_moment_of_publication(ps, node):
+    node.deliveries.slice_size = 1
+    late, gone, codecs = node.spawn(), node.spawn(), node.spawn()
+    ps.subscribe("t", codecs)
+    ps.subscribe("t", gone, codec=MSGPACK)
+    ps.broadcast_frame("t", {"v": 1})
+    ps.unsubscribe("t", gone)  # after publication: still gets it, in its own codec
+    ps.subscribe("t", late)  # after publication: does not
+    while node.deliveries.run():
+        pass
+    assert drain(codecs) == [Text('{"v":1}')]
+    assert drain(gone) == [MSGPACK.encode({"v": 1})]
+    assert drain(late) == []
