@@ -460,7 +460,7 @@ async def run_connection(
     finally:
         with trio.CancelScope(shield=True):
             if conn.ws is None:
-                await close_quietly(stream)
+                await close_quietly(conn.channel)
             else:
                 await conn.ws.abort()
         conn.cancel_deadline()

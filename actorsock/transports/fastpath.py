@@ -18,6 +18,11 @@ response, pongs, close) or the data frames actorsock builds itself (see
   its close handshake and error handling work as before.
 * a TLS stream cannot be written synchronously; there the flusher does all
   the writing through ``SSLStream.send_all``.
+* reading (trio-websocket's reader task calls :meth:`ConnectionStream.receive_some`)
+  waits on the run's :class:`~actorsock.transports.readiness.ReadinessHub`
+  rather than trio's one-shot ``wait_readable``, and only after a read
+  that emptied the socket: one ``read`` per client message, no ``epoll_ctl``
+  and no failed ``recv``.
 
 This module and :mod:`actorsock.transports.websocket` are the only places
 that depend on how trio-websocket writes (it must send everything through
@@ -29,11 +34,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Literal
 
 import trio
 
 from ..core.send_queue import SendQueue
+from .readiness import Readable, ReadinessHub, readiness_hub
 
 __all__ = ["ConnectionStream"]
 
@@ -76,6 +82,10 @@ class ConnectionStream(trio.abc.Stream):
         self._flusher_running = False
         self._spawn: Callable[..., Any] | None = None
         self._drained = False
+        # The hub's wake-up for this socket (False: trio's wait_readable;
+        # None: not looked up yet, on the first read).
+        self._readable: Readable | Literal[False] | None = None
+        self._hub: ReadinessHub | None = None
 
     def attach(self, nursery: trio.Nursery) -> None:
         """Let the stream start its flusher task in ``nursery`` when needed."""
@@ -100,9 +110,11 @@ class ConnectionStream(trio.abc.Stream):
         # fails, and on a busy server the failed system call is a measurable
         # share of each message. So: wait first when the last read emptied
         # the socket, read first when it filled the buffer.
+        if self._readable is None:
+            self._watch(fd)
         waited = self._drained
         if waited:
-            await trio.lowlevel.wait_readable(fd)
+            await self._wait_readable(fd)
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
         while True:
@@ -111,7 +123,7 @@ class ConnectionStream(trio.abc.Stream):
             try:
                 data = os.read(fd, size)
             except BlockingIOError:
-                await trio.lowlevel.wait_readable(fd)
+                await self._wait_readable(fd)
                 waited = True
                 continue
             except OSError as exc:
@@ -121,6 +133,18 @@ class ConnectionStream(trio.abc.Stream):
             await trio.lowlevel.cancel_shielded_checkpoint()
         self._drained = len(data) < size
         return data
+
+    def _watch(self, fd: int) -> None:
+        hub = readiness_hub()
+        self._readable = False if hub is None else hub.register(fd)
+        self._hub = hub
+
+    async def _wait_readable(self, fd: int) -> None:
+        readable = self._readable
+        if readable:
+            await readable.wait()
+        else:
+            await trio.lowlevel.wait_readable(fd)
 
     # -- writing data frames (synchronous) --------------------------------
 
@@ -240,5 +264,7 @@ class ConnectionStream(trio.abc.Stream):
     async def aclose(self) -> None:
         # Forget the descriptor first: once closed, its number may be reused
         # by another connection, and the fast paths must not touch it.
-        self._fd = -1
+        fd, self._fd = self._fd, -1
+        if self._hub is not None and fd >= 0:
+            self._hub.unregister(fd)
         await self.transport_stream.aclose()

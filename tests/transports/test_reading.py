@@ -1,0 +1,107 @@
+"""How a connection stream reads: edge-triggered readiness over real TCP sockets."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+import trio
+
+from actorsock.core.send_queue import SendQueue
+from actorsock.transports.fastpath import ConnectionStream
+from actorsock.transports.readiness import readiness_hub
+
+
+@contextlib.asynccontextmanager
+async def tcp_pair() -> AsyncIterator[tuple[ConnectionStream, socket.socket]]:
+    """A server-side ConnectionStream and a plain blocking client socket.
+
+    The client is synchronous on purpose: what it sends between two awaits of
+    the test reaches the server's socket with no chance for the server to
+    look in between (loopback queues the bytes before ``send`` returns).
+    """
+    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
+    async with listener:
+        port = listener.socket.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted = await listener.accept()
+        assert isinstance(accepted, trio.SocketStream)
+        stream = ConnectionStream(
+            accepted, b"HEAD", SendQueue(1 << 16, 64, "disconnect"), on_trouble=lambda: None
+        )
+        try:
+            yield stream, client
+        finally:
+            client.close()
+            await stream.aclose()
+
+
+async def test_the_prefix_then_data_then_the_end_of_the_stream():
+    async with tcp_pair() as (stream, client):
+        with trio.fail_after(5):
+            assert await stream.receive_some(100) == b"HEAD"
+            client.sendall(b"hello")
+            assert await stream.receive_some(100) == b"hello"
+            # The reader waits on an emptied socket; data and the client's FIN
+            # then arrive together: one edge for both. After reading the data,
+            # the reader must not wait for another edge to see the end.
+            async with trio.open_nursery() as nursery:
+                received: list[bytes] = []
+
+                async def read_two() -> None:
+                    received.append(await stream.receive_some(100))
+                    received.append(await stream.receive_some(100))
+
+                nursery.start_soon(read_two)
+                await trio.testing.wait_all_tasks_blocked()
+                client.sendall(b"partial")
+                client.shutdown(socket.SHUT_WR)
+            assert received == [b"partial", b""]
+
+
+async def test_data_larger_than_the_buffer_is_read_without_waiting_for_more():
+    async with tcp_pair() as (stream, client):
+        await stream.receive_some(100)
+        payload = bytes(range(256)) * 64  # 16 KiB in one write
+        client.sendall(payload)
+        received = b""
+        with trio.fail_after(5):
+            while len(received) < len(payload):
+                received += await stream.receive_some(1000)
+        assert received == payload
+
+
+async def test_closing_wakes_a_waiting_reader_and_forgets_the_socket():
+    hub = readiness_hub()
+    assert hub is not None  # Linux: epoll is there
+    async with tcp_pair() as (stream, _client):
+        await stream.receive_some(100)
+        raised = []
+
+        async def reader() -> None:
+            try:
+                await stream.receive_some(100)
+            except trio.ClosedResourceError:
+                raised.append(True)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            watched = len(hub)
+            assert watched >= 1
+            await stream.aclose()
+        assert raised == [True]
+        assert len(hub) == watched - 1
+        with pytest.raises(trio.ClosedResourceError):
+            await stream.receive_some(100)
+
+
+async def test_many_short_messages_each_wake_the_reader():
+    async with tcp_pair() as (stream, client):
+        await stream.receive_some(100)
+        with trio.fail_after(5):
+            for i in range(50):
+                client.sendall(b"m%d" % i)
+                assert await stream.receive_some(100) == b"m%d" % i
