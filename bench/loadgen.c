@@ -21,7 +21,10 @@
  * --slow S adds S clients with a tiny receive buffer that never read; with
  * --slow-start R they connect just before round R (and with --slow-end R2
  * they close before round R2), so the rounds without them are a baseline
- * from the same server process and the same connections.
+ * from the same server process and the same connections. With
+ * --slow-period P they alternate instead: away for P rounds, present for P
+ * rounds (connecting afresh each time), and so on, so that slow drift of the
+ * machine during a run falls on both sides alike.
  *
  * Every loop is bounded: by counts, and by --timeout seconds for the run.
  * Output: one JSON object on stdout. Build: gcc -O2 -o loadgen loadgen.c
@@ -65,9 +68,9 @@ static struct {
     const char *ws_path, *echo_path, *mode;
     int clients, echo_clients, slow, rounds, messages, window, size, echo_rounds;
     double timeout, broadcast_interval, round_gap, round_timeout;
-    int sources, max_pending, slow_start, slow_end;
+    int sources, max_pending, slow_start, slow_end, slow_period;
 } opt = {"127.0.0.1", 0, "/ws", "/echo", "broadcast", 100, 0, 0, 20, 1000, 64, 64, 100,
-         120.0, 1.0, 0.05, 10.0, 200, 512, -1, -1};
+         120.0, 1.0, 0.05, 10.0, 200, 512, -1, -1, 0};
 
 static conn_t *conns;
 static int nconns, epfd;
@@ -114,6 +117,9 @@ static void close_conn(conn_t *c) {
 static void start_connect(conn_t *c, int index) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (fd < 0) die("socket (raise the fd limit?)");
+    free(c->buf); /* a slow client may connect again after it left */
+    c->buf = NULL;
+    c->len = c->cap = 0;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -404,24 +410,49 @@ static void alloc_messages(int n) {
 /* Send messages 0..n-1 one at a time; return the completion times in ms
  * (-1 for a round that did not complete within --round-timeout). After three
  * incomplete rounds the server is considered stalled and the rest is skipped. */
+static int slow_wanted(int r) {
+    if (opt.slow <= 0) return 0;
+    if (opt.slow_period > 0) return (r / opt.slow_period) % 2 == 1;
+    return opt.slow_start >= 0 && r >= opt.slow_start && (opt.slow_end < 0 || r < opt.slow_end);
+}
+
+static int slow_all_open(void) {
+    for (int i = nconns - opt.slow; i < nconns; i++)
+        if (conns[i].state != ST_OPEN) return 0;
+    return 1;
+}
+
+static void join_slow(void) {
+    for (int i = nconns - opt.slow; i < nconns; i++) start_connect(&conns[i], i);
+    if (next_to_connect < nconns) next_to_connect = nconns;
+    loop_until(slow_all_open, opt.round_timeout);
+    loop_until(NULL, opt.round_gap);
+}
+
+static void leave_slow(void) {
+    for (int i = nconns - opt.slow; i < nconns; i++)
+        if (conns[i].state == ST_OPEN) {
+            close_conn(&conns[i]);
+            closed_early--; /* a planned close */
+        }
+    loop_until(NULL, opt.round_gap);
+}
+
+/* Send messages 0..n-1 one at a time; return the completion times in ms
+ * (-1 for a round that did not complete within --round-timeout). After three
+ * incomplete rounds the server is considered stalled and the rest is skipped.
+ * The slow clients join and leave between rounds (--slow-start/--slow-end, or
+ * every --slow-period rounds: away in even blocks, present in odd ones). */
 static double *run_rounds(int n, int *complete) {
     double *ms = malloc((size_t)n * sizeof *ms);
-    int incomplete = 0;
+    int incomplete = 0, slow_in = 0;
     *complete = 0;
     for (int r = 0; r < n; r++) ms[r] = -1;
     for (int r = 0; r < n && now_ns() < deadline && incomplete < 3; r++) {
-        if (r == opt.slow_start) {
-            connect_all(nconns); /* the slow clients join now */
-            loop_until(NULL, opt.round_gap);
-        }
-        if (r == opt.slow_end) { /* and leave */
-            for (int i = 0; i < nconns; i++)
-                if (conns[i].role == ROLE_SLOW && conns[i].state == ST_OPEN) {
-                    close_conn(&conns[i]);
-                    closed_early--; /* a planned close */
-                }
-            loop_until(NULL, opt.round_gap);
-        }
+        int want = slow_wanted(r);
+        if (want && !slow_in) join_slow();
+        if (!want && slow_in) leave_slow();
+        slow_in = want;
         subs_alive = count_alive(ROLE_SUB);
         current_msg = r;
         send_message(r);
@@ -492,7 +523,8 @@ static void usage(void) {
             "  [--rounds R] [--messages M] [--window W] [--size BYTES] [--slow S]\n"
             "  [--echo-clients E] [--echo-rounds K] [--broadcast-interval S]\n"
             "  [--ws-path /ws] [--echo-path /echo] [--sources 200] [--timeout S]\n"
-            "  [--round-timeout S] [--round-gap S] [--slow-start ROUND] [--slow-end ROUND]\n");
+            "  [--round-timeout S] [--round-gap S] [--slow-start ROUND] [--slow-end ROUND]\n"
+            "  [--slow-period ROUNDS]\n");
     exit(2);
 }
 
@@ -517,6 +549,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--round-timeout")) opt.round_timeout = atof(v);
         else if (!strcmp(a, "--slow-start")) opt.slow_start = atoi(v);
         else if (!strcmp(a, "--slow-end")) opt.slow_end = atoi(v);
+        else if (!strcmp(a, "--slow-period")) opt.slow_period = atoi(v);
         else if (!strcmp(a, "--ws-path")) opt.ws_path = v;
         else if (!strcmp(a, "--echo-path")) opt.echo_path = v;
         else if (!strcmp(a, "--sources")) opt.sources = atoi(v);
@@ -544,7 +577,7 @@ int main(int argc, char **argv) {
     }
     epfd = epoll_create1(0);
     if (epfd < 0) die("epoll_create1");
-    connect_all(opt.slow_start >= 0 ? nconns - opt.slow : nconns);
+    connect_all(opt.slow_start >= 0 || opt.slow_period > 0 ? nconns - opt.slow : nconns);
     fprintf(stderr, "loadgen: %d connected, %d failed\n", opened, failed);
 
     printf("{");

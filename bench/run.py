@@ -267,11 +267,12 @@ class Plan:
     echo_clients: int
     echo_rounds: int
     slow_rounds: int
+    slow_blocks: int
     timeout: float
 
 
-FULL = Plan(15_000, 10_000, 20, 1_000, 1_000, 100, 1_000, 20, 240.0)
-QUICK = Plan(200, 200, 3, 50, 20, 10, 20, 3, 60.0)
+FULL = Plan(15_000, 10_000, 20, 1_000, 1_000, 100, 1_000, 10, 6, 240.0)
+QUICK = Plan(200, 200, 3, 50, 20, 10, 20, 3, 2, 60.0)
 
 
 def run_scenario(name: str, server: Server, plan: Plan) -> dict[str, Any]:
@@ -304,31 +305,39 @@ def run_scenario(name: str, server: Server, plan: Plan) -> dict[str, Any]:
             broadcast_interval=1.0,
         )
     if name == "slow":
-        # One process, one set of connections, rounds A-B-A: without the slow
-        # client, with it (after a few rounds that fill its kernel buffers),
-        # and without it again, so that drift during the run cancels out.
-        n = plan.slow_rounds
-        warmup = max(2, n // 2)
-        slow_start, slow_end = n, 2 * n + warmup
+        # One process, one set of /ws connections; the slow client is away
+        # for a block of rounds, then present for a block (connecting
+        # afresh), and so on: A B A B A B. Interleaving puts the machine's
+        # drift during the run on both sides. The first rounds of each block
+        # are left out: the slow client's kernel buffers filling up, or the
+        # server closing it after it left.
+        period, blocks = plan.slow_rounds, plan.slow_blocks
+        settle = min(2, period - 1)
         result = scenario(
             server,
             plan.timeout,
             mode="broadcast",
             clients=plan.broadcast_clients,
-            rounds=3 * n + warmup,
+            rounds=period * blocks,
             size=4096,
             slow=1,
-            slow_start=slow_start,
-            slow_end=slow_end,
+            slow_period=period,
         )
         times = result["completion_ms"]
-        with_slow_all = times[slow_start + warmup : slow_end]
-        before = [t for t in times[:slow_start] + times[slow_end:] if t >= 0]
+        with_slow_all = [
+            t for r, t in enumerate(times) if (r // period) % 2 == 1 and r % period >= settle
+        ]
+        before = [
+            t
+            for r, t in enumerate(times)
+            if (r // period) % 2 == 0 and r % period >= settle and t >= 0
+        ]
         after = [t for t in with_slow_all if t >= 0]
         base = statistics.median(before) if before else -1.0
         slow = statistics.median(after) if after else -1.0
         return {
             **result,
+            "slow_period": period,
             "baseline_ms_median": base,
             "with_slow_ms_median": slow,
             "stalled": len(after) < len(with_slow_all),
