@@ -1,11 +1,18 @@
-"""Server-to-client WebSocket frames as bytes (RFC 6455, section 5.2).
+"""WebSocket frames as bytes (RFC 6455, section 5.2): the common cases, fast.
 
-A frame a server sends is never masked, so the bytes of one message are the
-same for every client that receives it. Broadcasts use that: the frame is
-built once here and the same ``bytes`` object is written to each socket.
+Server to client: a frame a server sends is never masked, so the bytes of
+one message are the same for every client that receives it. Broadcasts use
+that: the frame is built once here and the same ``bytes`` object is written
+to each socket.
 
-Only whole, unfragmented messages are built, and no extension is applied;
-the WebSocket layer negotiates none (``tests/transports`` pins that).
+Client to server: :func:`decode_client_messages` reads the frames nearly
+every client sends, whole masked text or binary messages in one frame each,
+in a few operations. It accepts nothing else and answers None instead, so
+the caller hands the bytes to the full protocol implementation (wsproto),
+which also reports every error with the right close code.
+
+Only whole, unfragmented messages are built or read, and no extension is
+applied; the WebSocket layer negotiates none (``tests/transports`` pins that).
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ import struct
 
 from .frames import Binary, Frame, Ping, Pong, Text
 
-__all__ = ["PreparedFrame", "encode_frame"]
+__all__ = ["PreparedFrame", "decode_client_messages", "encode_frame"]
 
 _OPCODES: dict[type, int] = {Text: 0x1, Binary: 0x2, Ping: 0x9, Pong: 0xA}
 _FIN = 0x80
+_MASKED = 0x80
+_TEXT_HEAD = _FIN | 0x1
+_BINARY_HEAD = _FIN | 0x2
 
 
 def _payload_of(frame: Frame) -> bytes:
@@ -47,6 +57,69 @@ def encode_frame(frame: Frame) -> bytes:
     else:
         header = struct.pack("!BBQ", _FIN | opcode, 127, size)
     return header + payload
+
+
+def decode_client_messages(data: bytes) -> list[str | bytes] | None:
+    """Read ``data`` as whole client messages, each in one masked frame.
+
+    Args:
+        data: Bytes from the socket, starting at a frame boundary.
+
+    Returns:
+        The messages in order (``str`` for text, ``bytes`` for binary), or
+        None if ``data`` is anything else: a control frame, a fragment, a
+        reserved bit, an unmasked frame, a length over 65,535 bytes or not
+        in its shortest form, invalid UTF-8 in a text message, or a frame
+        cut short at the end of ``data``.
+    """
+    messages: list[str | bytes] = []
+    end = len(data)
+    position = 0
+    while position < end:
+        if end - position < 6:
+            return None
+        head, second = data[position], data[position + 1]
+        if head not in (_TEXT_HEAD, _BINARY_HEAD) or not second & _MASKED:
+            return None
+        size = second & 0x7F
+        position += 2
+        if size == 126:
+            if end - position < 6:
+                return None
+            (size,) = _UNSIGNED_SHORT.unpack_from(data, position)
+            if size < 126:
+                return None
+            position += 2
+        elif size == 127:
+            return None
+        mask = data[position : position + 4]
+        position += 4
+        stop = position + size
+        if stop > end:
+            return None
+        payload = _unmask(data[position:stop], mask)
+        position = stop
+        if head == _TEXT_HEAD:
+            try:
+                messages.append(payload.decode("utf-8"))
+            except UnicodeDecodeError:
+                return None
+        else:
+            messages.append(payload)
+    return messages
+
+
+_UNSIGNED_SHORT = struct.Struct("!H")
+
+
+def _unmask(payload: bytes, mask: bytes) -> bytes:
+    size = len(payload)
+    if not size:
+        return b""
+    key = (mask * ((size >> 2) + 1))[:size]
+    return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(
+        size, "little"
+    )
 
 
 class PreparedFrame:

@@ -117,3 +117,101 @@ def test_message_assembly_fields_the_single_frame_shortcut_relies_on():
         assert needle in source, needle
     init = inspect.getsource(WebSocketConnection.__init__)
     assert "self._message_parts" in init and "self._max_message_size" in init
+
+
+def _open_server_protocols():
+    """A plain wsproto server connection and the bridge's, both past the handshake."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.connection import Connection
+
+    from actorsock.transports.websocket import _ProtocolWithFastInbound
+
+    plain, fast = (
+        WSConnection(ConnectionType.SERVER),
+        _ProtocolWithFastInbound(ConnectionType.SERVER),
+    )
+    for protocol in (plain, fast):
+        protocol.connection = Connection(ConnectionType.SERVER)
+    return plain, fast
+
+
+def _client_bytes(*events):
+    return b"".join(_client_frames(*events))
+
+
+def _client_frames(*events):
+    from wsproto.connection import Connection, ConnectionType
+
+    client = Connection(ConnectionType.CLIENT)
+    return [client.send(event) for event in events]
+
+
+def test_fast_inbound_reads_exactly_what_wsproto_reads(monkeypatch):
+    # The same bytes, read frame by frame or cut at awkward places, must give
+    # the same events through the bridge's shortcut as through wsproto alone.
+    from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+
+    import actorsock.transports.websocket as bridge
+
+    shortcut_reads = []
+
+    def counting_decode(data):
+        result = bridge.decode_client_messages.__wrapped__(data)
+        shortcut_reads.append(result is not None)
+        return result
+
+    counting_decode.__wrapped__ = bridge.decode_client_messages  # type: ignore[attr-defined]
+    monkeypatch.setattr(bridge, "decode_client_messages", counting_decode)
+
+    frames = _client_frames(
+        TextMessage("hello"),
+        BytesMessage(bytes(range(200))),
+        TextMessage("frag ", message_finished=False),
+        TextMessage("ment"),
+        Ping(b"are you there"),
+        TextMessage("é" * 200),  # 400 bytes: the 16-bit length form
+        TextMessage(""),
+        CloseConnection(1000, "bye"),
+    )
+    stream = b"".join(frames)
+    readings = [frames, [b"".join(frames[:2]), *frames[2:]], [stream]]
+    readings += [[stream[i : i + cut] for i in range(0, len(stream), cut)] for cut in (1, 7, 64)]
+    for reads in readings:
+        plain, fast = _open_server_protocols()
+        seen_plain, seen_fast = [], []
+        for chunk in reads:
+            for protocol, seen in ((plain, seen_plain), (fast, seen_fast)):
+                protocol.receive_data(chunk)
+                seen.extend(protocol.events())
+        assert seen_fast == seen_plain, reads
+    # Frame by frame, the whole one-frame messages took the shortcut; the
+    # fragments, the ping and the close did not (nor was it asked while a
+    # fragmented message was open).
+    assert shortcut_reads[:7] == [True, True, False, False, True, True, False]
+
+
+def test_fast_inbound_leaves_bad_input_to_wsproto():
+    # Invalid UTF-8 in a text frame: wsproto's answer (close 1007) must be
+    # what the bridge gives too.
+    from wsproto.events import BytesMessage, CloseConnection
+
+    frame = bytearray(_client_bytes(BytesMessage(b"\xff\xfe")))
+    frame[0] = 0x81  # the same bytes, now claiming to be text
+    results = []
+    for protocol in _open_server_protocols():
+        protocol.receive_data(bytes(frame))
+        results.append(list(protocol.events()))
+    assert results[0] == results[1]
+    assert isinstance(results[0][0], CloseConnection) and results[0][0].code == 1007
+
+
+def test_wsproto_state_the_fast_inbound_checks_is_still_there():
+    from wsproto.connection import Connection, ConnectionType
+
+    connection = Connection(ConnectionType.SERVER)
+    assert hasattr(connection, "_events") and hasattr(connection, "_proto")
+    proto = connection._proto
+    decoder = proto._frame_decoder
+    assert decoder.header is None and decoder.buffer.buffer == bytearray()
+    assert proto._message_decoder.opcode is None and proto.extensions == []
+    assert "while self._events:" in inspect.getsource(Connection.events)

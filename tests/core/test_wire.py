@@ -1,0 +1,81 @@
+import struct
+
+import pytest
+
+from actorsock.core.frames import Binary, Text
+from actorsock.core.wire import PreparedFrame, decode_client_messages, encode_frame
+
+MASK = b"\x37\xfa\x21\x3d"
+
+
+def client_frame(
+    payload: bytes, opcode: int = 0x1, *, fin: bool = True, rsv: int = 0, masked: bool = True
+) -> bytes:
+    """A client frame built by hand (RFC 6455, 5.2), shortest length form."""
+    head = bytes(((0x80 if fin else 0) | rsv | opcode,))
+    mask_bit = 0x80 if masked else 0
+    size = len(payload)
+    if size < 126:
+        head += bytes((mask_bit | size,))
+    elif size < 1 << 16:
+        head += bytes((mask_bit | 126,)) + struct.pack("!H", size)
+    else:
+        head += bytes((mask_bit | 127,)) + struct.pack("!Q", size)
+    if not masked:
+        return head + payload
+    return head + MASK + bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+
+
+@pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 125, 126, 127, 4096, 65535])
+def test_whole_messages_of_every_length_form(size):
+    text = ("é" * size)[: size // 2]
+    binary = bytes(i % 251 for i in range(size))
+    data = client_frame(text.encode()) + client_frame(binary, 0x2)
+    assert decode_client_messages(data) == [text, binary]
+
+
+def test_several_messages_in_one_read():
+    data = b"".join(client_frame(f"m{i}".encode()) for i in range(50))
+    assert decode_client_messages(data) == [f"m{i}" for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        client_frame(b"ping", 0x9),
+        client_frame(b"bye", 0x8),
+        client_frame(b"part", fin=False),
+        client_frame(b"rest", 0x0),
+        client_frame(b"x", rsv=0x40),
+        client_frame(b"unmasked", masked=False),
+        client_frame(bytes(70000), 0x2),
+        b"\x81\xfe\x00\x05" + MASK + b"12345",  # 16-bit length for 5 bytes
+        client_frame(b"\xff\xfe"),  # not UTF-8
+        client_frame(b"hello")[:-1],  # payload cut short
+        client_frame(b"hello")[:4],  # header cut short
+        client_frame(b"ok") + client_frame(b"ping", 0x9),  # good, then not
+    ],
+    ids=[
+        "ping",
+        "close",
+        "fragment",
+        "continuation",
+        "reserved-bit",
+        "unmasked",
+        "64-bit-length",
+        "long-form-for-short",
+        "bad-utf8",
+        "short-payload",
+        "short-header",
+        "mixed",
+    ],
+)
+def test_anything_else_is_left_to_the_full_parser(data):
+    assert decode_client_messages(data) is None
+
+
+def test_server_frames_and_prepared_frames():
+    assert encode_frame(Text("hi")) == b"\x81\x02hi"
+    assert encode_frame(Binary(bytes(200)))[:4] == b"\x82\x7e\x00\xc8"
+    prepared = PreparedFrame(Text("x"), key="k")
+    assert prepared.data == b"\x81\x01x" and prepared.key == "k"
