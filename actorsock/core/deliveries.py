@@ -64,7 +64,7 @@ class DeliveryQueue:
 
     def __init__(
         self,
-        slice_size: int = 128,
+        slice_size: int = 64,
         high_water: int = 1 << 16,
         on_pending: Callable[[], None] = lambda: None,
     ) -> None:
