@@ -376,7 +376,8 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
         f"| {plan.broadcast_clients:,}-client broadcast, last receive (median of {plan.rounds}) "
         f"| broadcast latency p50 / p99 "
         f"| {plan.tp_clients:,} clients x {plan.tp_messages:,} msgs, deliveries/s "
-        f"| echo RTT p50 / p99 ({plan.echo_clients} clients, {plan.broadcast_clients:,} on /ws) "
+        f"| echo RTT p50 / p99 / max ({plan.echo_clients} clients, "
+        f"{plan.broadcast_clients:,} on /ws) "
         f"| slow client effect on broadcast | loadgen CPU s |"
     )
     lines = [header, "|" + "---|" * 8]
@@ -412,7 +413,10 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
                     cell(
                         results,
                         "echo",
-                        lambda r: f"{r['echo_rtt_ms_p50']:.2f} / {r['echo_rtt_ms_p99']:.2f} ms",
+                        lambda r: (
+                            f"{r['echo_rtt_ms_p50']:.2f} / {r['echo_rtt_ms_p99']:.2f}"
+                            f" / {r['echo_rtt_ms_max']:.1f} ms"
+                        ),
                     ),
                     cell(results, "slow", slow_cell),
                     f"{cpu:.1f}",
