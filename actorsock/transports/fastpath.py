@@ -22,7 +22,11 @@ response, pongs, close) or the data frames actorsock builds itself (see
   waits on the run's :class:`~actorsock.transports.readiness.ReadinessHub`
   rather than trio's one-shot ``wait_readable``, and only after a read
   that emptied the socket: one ``read`` per client message, no ``epoll_ctl``
-  and no failed ``recv``.
+  and no failed ``recv``. When the socket becomes readable, the hub's task
+  reads it and offers the bytes to the inbound shortcut (see
+  :meth:`ConnectionStream.set_inbound_shortcut`): whole one-frame messages
+  go straight to the connection, and the reader task is only woken for
+  anything else.
 
 This module and :mod:`actorsock.transports.websocket` are the only places
 that depend on how trio-websocket writes (it must send everything through
@@ -86,6 +90,9 @@ class ConnectionStream(trio.abc.Stream):
         # None: not looked up yet, on the first read).
         self._readable: Readable | Literal[False] | None = None
         self._hub: ReadinessHub | None = None
+        self._shortcut: Callable[[bytes], bool] | None = None
+        self._read_error: OSError | None = None
+        self._at_eof = False
 
     def attach(self, nursery: trio.Nursery) -> None:
         """Let the stream start its flusher task in ``nursery`` when needed."""
@@ -95,12 +102,8 @@ class ConnectionStream(trio.abc.Stream):
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if self._prefix:
-            if max_bytes is None or max_bytes >= len(self._prefix):
-                data, self._prefix = self._prefix, b""
-            else:
-                data, self._prefix = self._prefix[:max_bytes], self._prefix[max_bytes:]
             await trio.lowlevel.checkpoint()
-            return bytes(data)
+            return self._take_prefix(max_bytes)
         fd = self._fd
         if fd < 0:
             return bytes(await self.transport_stream.receive_some(max_bytes))
@@ -118,8 +121,14 @@ class ConnectionStream(trio.abc.Stream):
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
         while True:
+            if self._prefix:  # read by the hub while this task waited
+                return self._take_prefix(max_bytes)
+            if self._read_error is not None:
+                raise trio.BrokenResourceError(self._read_error) from self._read_error
             if self._fd < 0:
                 raise trio.ClosedResourceError("the stream was closed")
+            if self._at_eof:
+                return b""
             try:
                 data = os.read(fd, size)
             except BlockingIOError:
@@ -134,9 +143,32 @@ class ConnectionStream(trio.abc.Stream):
         self._drained = len(data) < size
         return data
 
+    def _take_prefix(self, max_bytes: int | None) -> bytes:
+        if max_bytes is None or max_bytes >= len(self._prefix):
+            data, self._prefix = self._prefix, b""
+        else:
+            data, self._prefix = self._prefix[:max_bytes], self._prefix[max_bytes:]
+        return bytes(data)
+
+    def set_inbound_shortcut(self, take: Callable[[bytes], bool]) -> None:
+        """Let the readiness hub hand client bytes straight to ``take``.
+
+        When the socket becomes readable while the reader task waits with
+        nothing pending, the hub's task reads the bytes itself and offers
+        them to ``take``; if it returns True they were consumed (queued as
+        client messages) and the reader task keeps waiting, saving it a
+        wake-up per message. Otherwise the reader gets them from
+        :meth:`receive_some`, as if it had read them.
+        """
+        self._shortcut = take
+
     def _watch(self, fd: int) -> None:
         hub = readiness_hub()
-        self._readable = False if hub is None else hub.register(fd)
+        if hub is None:
+            self._readable = False
+            return
+        readable = self._readable = hub.register(fd)
+        readable.notify = self._on_ready
         self._hub = hub
 
     async def _wait_readable(self, fd: int) -> None:
@@ -145,6 +177,32 @@ class ConnectionStream(trio.abc.Stream):
             await readable.wait()
         else:
             await trio.lowlevel.wait_readable(fd)
+
+    def _on_ready(self) -> None:
+        """Data or a hang-up reached the socket (called in the hub's task)."""
+        readable = self._readable
+        assert readable
+        take = self._shortcut
+        if take is None or not readable.waker.waiting or readable.hung_up or self._prefix:
+            readable.waker.wake()
+            return
+        try:
+            data = os.read(self._fd, _RECEIVE_SIZE)
+        except BlockingIOError:
+            return  # nothing after all; the reader keeps waiting
+        except OSError as exc:
+            self._read_error = exc
+        else:
+            self._drained = len(data) < _RECEIVE_SIZE
+            if not data:
+                self._at_eof = True
+            elif take(data):
+                if not self._drained:
+                    readable.waker.wake()  # more may be waiting: the reader reads on
+                return
+            else:
+                self._prefix = data
+        readable.waker.wake()
 
     # -- writing data frames (synchronous) --------------------------------
 

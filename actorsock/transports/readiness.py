@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import select
+from collections.abc import Callable
 
 import trio
 
@@ -36,14 +37,21 @@ _HANG_UP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
 
 
 class Readable:
-    """What one socket's reader waits on."""
+    """What one socket's reader waits on.
 
-    __slots__ = ("hung_up", "waker")
+    Attributes:
+        waker: Wakes the reader.
+        hung_up: Set once the peer has closed its side or the socket failed.
+        notify: What the hub calls when the socket becomes readable (or
+            hangs up); wakes the reader unless the stream installs its own.
+    """
+
+    __slots__ = ("hung_up", "notify", "waker")
 
     def __init__(self) -> None:
         self.waker = Waker()
-        #: Set once the peer has closed its side or the socket failed.
         self.hung_up = False
+        self.notify: Callable[[], None] = self.waker.wake
 
     async def wait(self) -> None:
         """Return once data may have arrived since the last read (a checkpoint)."""
@@ -101,7 +109,7 @@ class ReadinessHub:
                     if readable is not None:
                         if flags & _HANG_UP:
                             readable.hung_up = True
-                        readable.waker.wake()
+                        readable.notify()
         finally:
             epoll.close()
 

@@ -81,27 +81,33 @@ class _ProtocolWithFastInbound(WSConnection):
     to wsproto.
     """
 
-    def receive_data(self, data: bytes | None) -> None:
+    def idle(self) -> bool:
+        """True when the connection is open and wsproto holds nothing unread."""
         connection = self.connection
-        if data and connection is not None and connection.state is ConnectionState.OPEN:
-            events = connection._events
-            proto = connection._proto
-            decoder = proto._frame_decoder
-            if (
-                not events
-                and decoder.header is None
-                and not decoder.buffer.buffer
-                and proto._message_decoder.opcode is None
-                and not proto.extensions
-            ):
-                messages = decode_client_messages(data)
-                if messages is not None:
-                    for message in messages:
-                        if isinstance(message, str):
-                            events.append(WsTextMessage(data=message))
-                        else:
-                            events.append(WsBytesMessage(data=message))
-                    return
+        if connection is None or connection.state is not ConnectionState.OPEN:
+            return False
+        proto = connection._proto
+        decoder = proto._frame_decoder
+        return (
+            not connection._events
+            and decoder.header is None
+            and not decoder.buffer.buffer
+            and proto._message_decoder.opcode is None
+            and not proto.extensions
+        )
+
+    def receive_data(self, data: bytes | None) -> None:
+        if data and self.idle():
+            messages = decode_client_messages(data)
+            if messages is not None:
+                assert self.connection is not None
+                events = self.connection._events
+                for message in messages:
+                    if isinstance(message, str):
+                        events.append(WsTextMessage(data=message))
+                    else:
+                        events.append(WsBytesMessage(data=message))
+                return
         super().receive_data(data)
 
 
@@ -204,6 +210,35 @@ class ServerWebSocket(WebSocketConnection):
             self.data_open = False
             self._on_inbound()
 
+    def _take_inbound(self, data: bytes) -> bool:
+        """Queue ``data`` if it is only whole one-frame client messages (see
+        :meth:`ConnectionStream.set_inbound_shortcut`); runs in the hub's task.
+
+        Returns:
+            True if the messages were queued (or dropped because the
+            connection is going away); False to leave ``data`` to the reader.
+        """
+        protocol = self._wsproto
+        assert isinstance(protocol, _ProtocolWithFastInbound)
+        if self._message_parts or not protocol.idle():
+            return False
+        messages = decode_client_messages(data)
+        if messages is None:
+            return False
+        channel = self._send_channel
+        room = channel.statistics()
+        if room.current_buffer_used + len(messages) > room.max_buffer_size:
+            return False  # the reader's own path waits for room (backpressure)
+        if any(len(message) > self._max_message_size for message in messages):
+            return False  # the library answers 1009
+        try:
+            for message in messages:
+                channel.send_nowait(message)
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return True  # the connection is ending
+        self._on_inbound()
+        return True
+
     # -- what the connection actor uses ---------------------------------
 
     def next_inbound(self) -> Frame | None:
@@ -284,6 +319,7 @@ async def accept_websocket(
     ws.data_open = ws._wsproto.state is ConnectionState.OPEN
     if ws._wsproto.connection is not None:
         ws._wsproto.handshake = _FinishedHandshake()  # type: ignore[assignment]
+        stream.set_inbound_shortcut(ws._take_inbound)
     return ws
 
 

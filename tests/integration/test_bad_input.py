@@ -142,6 +142,31 @@ async def test_fragmented_messages_are_assembled_between_single_frame_ones():
         await client.aclose()
 
 
+async def test_many_messages_in_one_write_are_all_answered_in_order():
+    # More than the inbound queue holds at once, and frames cut across writes:
+    # the server must take them through its slower paths without losing one.
+    app, _ = make_app()
+    async with open_test_server(app) as server:
+        client = await RawClient.connect(server.port, "/ws")
+        burst = b"".join(frame(0x1, b"m%d" % i) for i in range(60))
+        await client.send(burst)
+        cut = frame(0x1, b"split across writes")
+        await client.send(cut[:5])
+        await trio.testing.wait_all_tasks_blocked()
+        await client.send(cut[5:] + frame(0x9, b"ping") + frame(0x2, b"\x00last"))
+        with trio.fail_after(5):
+            for i in range(60):
+                assert await client.read_frame() == (0x1, b"m%d" % i)
+            rest = [await client.read_frame() for _ in range(3)]
+        # The library answers the ping from its reader, ahead of the echoes.
+        assert [f for f in rest if f[0] != 0xA] == [
+            (0x1, b"split across writes"),
+            (0x2, b"\x00last"),
+        ]
+        assert (0xA, b"ping") in rest
+        await client.aclose()
+
+
 async def test_client_that_disconnects_mid_message():
     app, events = make_app()
     async with open_test_server(app) as server:

@@ -105,3 +105,60 @@ async def test_many_short_messages_each_wake_the_reader():
             for i in range(50):
                 client.sendall(b"m%d" % i)
                 assert await stream.receive_some(100) == b"m%d" % i
+
+
+async def test_the_hub_hands_bytes_to_the_shortcut_while_the_reader_waits():
+    async with tcp_pair() as (stream, client):
+        taken: list[bytes] = []
+        arrived = trio.Event()
+
+        def take(data: bytes) -> bool:
+            if not data.startswith(b"take"):
+                return False
+            taken.append(data)
+            arrived.set()
+            return True
+
+        stream.set_inbound_shortcut(take)
+        assert await stream.receive_some(100) == b"HEAD"
+        client.sendall(b"first")  # read by the reader itself: the hub is not watching yet
+        assert await stream.receive_some(100) == b"first"
+        received: list[bytes] = []
+        async with trio.open_nursery() as nursery:
+
+            async def reader() -> None:
+                received.append(await stream.receive_some(100))
+                received.append(await stream.receive_some(100))
+
+            nursery.start_soon(reader)
+            with trio.fail_after(5):
+                for i in range(3):
+                    await trio.testing.wait_all_tasks_blocked()
+                    arrived = trio.Event()
+                    client.sendall(b"take %d" % i)
+                    await arrived.wait()
+                assert received == []  # the reader slept through all three
+                client.sendall(b"keep")
+                await trio.testing.wait_all_tasks_blocked()
+                client.shutdown(socket.SHUT_WR)
+        assert taken == [b"take 0", b"take 1", b"take 2"]
+        assert received == [b"keep", b""]
+
+
+async def test_bytes_the_hub_read_respect_the_readers_size():
+    async with tcp_pair() as (stream, client):
+        stream.set_inbound_shortcut(lambda data: False)
+        await stream.receive_some(100)
+        client.sendall(b"1")
+        assert await stream.receive_some(100) == b"1"
+        async with trio.open_nursery() as nursery:
+            chunks: list[bytes] = []
+
+            async def reader() -> None:
+                while sum(map(len, chunks)) < 10:
+                    chunks.append(await stream.receive_some(4))
+
+            nursery.start_soon(reader)
+            await trio.testing.wait_all_tasks_blocked()
+            client.sendall(b"0123456789")
+        assert chunks == [b"0123", b"4567", b"89"]
