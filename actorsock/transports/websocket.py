@@ -23,7 +23,10 @@ here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
   request, about 3 KB) is replaced by :class:`_FinishedHandshake`; after the
   upgrade wsproto only asks it for (no) events;
 * whole one-frame client messages are read without wsproto's general frame
-  parser (:class:`_ProtocolWithFastInbound`), when wsproto holds nothing.
+  parser (:class:`_ProtocolWithFastInbound`), when wsproto holds nothing;
+  the readiness hub hands such bytes to :meth:`ServerWebSocket._take_inbound`,
+  which queues the messages where the library's reader task would have put
+  them, without waking that task.
 
 Private members used: ``WSConnection.handshake``; of wsproto's ``Connection``:
 ``_events``, ``_proto`` and, in it, ``_frame_decoder.header``,
