@@ -69,6 +69,9 @@ class PubSubStatistics:
         deliveries: Messages and frames handed to local subscribers.
         encodings: Frames built (at most one per codec per publication).
         received: Publications received from other nodes.
+        waiting: Deliveries of large fan-outs not made yet (the node's queue,
+            shared by every topic and ``send``).
+        deferred: Deliveries that have waited in that queue since start.
     """
 
     subscribers: dict[Hashable, int]
@@ -76,6 +79,8 @@ class PubSubStatistics:
     deliveries: int
     encodings: int
     received: int
+    waiting: int = 0
+    deferred: int = 0
 
 
 class PubSub:
@@ -276,12 +281,15 @@ class PubSub:
 
     def statistics(self) -> PubSubStatistics:
         """Subscriber counts per topic and publication totals."""
+        queue = self._loop.deliveries if self._loop is not None else None
         return PubSubStatistics(
             subscribers={topic: self.registry.count(topic) for topic in self.registry.all_keys()},
             broadcasts=self.broadcasts,
             deliveries=self.deliveries,
             encodings=self.encodings,
             received=self.received,
+            waiting=queue.pending if queue is not None else 0,
+            deferred=queue.deferred if queue is not None else 0,
         )
 
     def close(self) -> None:

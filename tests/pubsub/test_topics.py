@@ -142,6 +142,7 @@ def test_a_large_fan_out_is_delivered_a_slice_at_a_time_in_order(ps, node):
         ps.subscribe("t", pid)
     assert ps.broadcast("t", "first") == 5
     assert [drain(pid) for pid in pids] == [["first"], ["first"], [], [], []]
+    assert (ps.statistics().waiting, ps.statistics().deferred) == (3, 3)
     # What is sent meanwhile, by broadcast or send, queues behind the rest.
     ps.broadcast_frame("t", Text("second"), exclude=pids[4])
     send(pids[0], "direct")
