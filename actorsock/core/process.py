@@ -272,9 +272,8 @@ def send(pid: Pid, message: Any) -> bool:
     Returns:
         True if the message was queued (from another thread, or while the
         node is still delivering a large broadcast: handed on while the pid
-        was alive). False if the pid has ended or its
-        full mailbox refused the message (policies ``drop_newest`` and
-        ``disconnect``).
+        was alive). False if the pid has ended or its full mailbox refused
+        the message (policies ``drop_newest`` and ``disconnect``).
     """
     if not pid._alive:
         return False

@@ -5,8 +5,9 @@ one-shot mode, so every wait costs an ``epoll_ctl`` system call: one per
 client message on a busy server, about a sixth of the time an echo takes
 here. A :class:`ReadinessHub` registers each connection socket once, edge
 triggered, in an epoll set of its own; one task waits for that set to become
-readable and wakes the connections whose sockets got data. The system calls
-are then shared by every socket that became readable at the same time.
+readable and tells the stream of each socket that got data (which reads it
+there or wakes its reader). The system calls are then shared by every socket
+that became readable at the same time.
 
 Edge triggering reports new data, not data still unread: a reader must wait
 only after a read that emptied the socket (a short read), and a wake-up that
@@ -33,7 +34,8 @@ __all__ = ["Readable", "ReadinessHub", "readiness_hub"]
 # Events taken from the kernel per system call.
 _EVENTS_PER_POLL = 1024
 
-_HANG_UP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR
+_HAS_EPOLL = hasattr(select, "epoll")
+_HANG_UP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR if _HAS_EPOLL else 0
 
 
 class Readable:
@@ -122,7 +124,7 @@ def readiness_hub() -> ReadinessHub | None:
     try:
         return _HUB.get()
     except LookupError:
-        hub = ReadinessHub() if hasattr(select, "epoll") else None
+        hub = ReadinessHub() if _HAS_EPOLL else None
         _HUB.set(hub)
         if hub is not None:
             trio.lowlevel.spawn_system_task(hub.run, name="actorsock-readiness")
