@@ -73,6 +73,7 @@ __all__ = ["ConnectionOptions", "run_connection"]
 
 # Callbacks a busy connection runs before it lets other tasks run.
 _STEPS_PER_YIELD = 4
+_DATA_FRAMES = (Text, Binary)
 
 # Mailbox message of the connection's own deadline timer (idle timeout and
 # server pings); the loop takes it and re-checks its deadlines.
@@ -295,7 +296,11 @@ class _Connection:
                 self.last_activity = now
                 self.messages_in += 1
                 self.counters.messages_in += 1
-                result = await self._call(handler.websocket_handle(frame))
+                # _call() inlined: this runs once per client message.
+                try:
+                    result = await handler.websocket_handle(frame)
+                except Exception as exc:
+                    raise _CallbackCrash(exc) from exc
             elif mailbox:
                 prefer_client = True
                 message = mailbox.pop()
@@ -310,12 +315,18 @@ class _Connection:
                 if self.ping_interval:
                     wake_at = min(wake_at, self._ping_due())
                 steps_without_yield = 0
-                self._arm_deadline(wake_at)
+                self._arm_deadline(wake_at, now)
                 await self.waker.wait()
                 continue
-            reason = await self._execute(result)
-            if reason is not None:
-                return reason
+            if result is None:
+                pass
+            elif result.__class__ in _DATA_FRAMES and ws.data_open:
+                # One data frame, the usual reply: what _execute() would do.
+                ws.send_data(encode_frame(result))
+            else:
+                reason = await self._execute(result)
+                if reason is not None:
+                    return reason
             # Sends do not yield (they are queued), so a busy connection gives
             # other tasks and its client's reader a turn every few callbacks;
             # not after each one, which would cost a scheduler pass per message.
@@ -324,14 +335,14 @@ class _Connection:
                 steps_without_yield = 0
                 await trio.lowlevel.checkpoint()
 
-    def _arm_deadline(self, wake_at: float) -> None:
-        """Make sure the deadline timer fires by ``wake_at``.
+    def _arm_deadline(self, wake_at: float, now: float) -> None:
+        """Make sure the deadline timer fires by ``wake_at`` (``now`` is the loop's clock).
 
         One timer per connection, re-armed lazily: client activity only moves
         ``last_activity``; a timer that fires early just makes the loop look
         again. Cheaper than a cancel scope around every wait.
         """
-        timer, node, now = self.deadline_timer, self.pid.node, trio.current_time()
+        timer, node = self.deadline_timer, self.pid.node
         if timer is not None:
             if timer.active and now < timer.deadline <= wake_at:
                 return

@@ -38,13 +38,12 @@ class Waker:
             raise RuntimeError("another task is already waiting on this Waker")
         self._task = trio.lowlevel.current_task()
         self.waiting = True
+        await trio.lowlevel.wait_task_rescheduled(self._abort)
 
-        def abort(_: object) -> trio.lowlevel.Abort:
-            self._task = None
-            self.waiting = False
-            return trio.lowlevel.Abort.SUCCEEDED
-
-        await trio.lowlevel.wait_task_rescheduled(abort)
+    def _abort(self, _: object) -> trio.lowlevel.Abort:
+        self._task = None
+        self.waiting = False
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def wake(self) -> None:
         """Wake the waiting task, or make the next wait return immediately."""

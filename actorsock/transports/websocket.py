@@ -25,8 +25,11 @@ here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
 * whole one-frame client messages are read without wsproto's general frame
   parser (:class:`_ProtocolWithFastInbound`), when wsproto holds nothing;
   the readiness hub hands such bytes to :meth:`ServerWebSocket._take_inbound`,
-  which queues the messages where the library's reader task would have put
-  them, without waking that task.
+  which queues the messages without waking the library's reader task;
+* such one-frame messages wait in a plain deque of :class:`ServerWebSocket`
+  rather than the library's memory channel while the channel is empty; the
+  channel keeps everything else (fragmented messages, pings, pongs, the
+  end), so nothing in the deque is ever newer than something in the channel.
 
 Private members used: ``WSConnection.handshake``; of wsproto's ``Connection``:
 ``_events``, ``_proto`` and, in it, ``_frame_decoder.header``,
@@ -41,6 +44,7 @@ Private members used: ``WSConnection.handshake``; of wsproto's ``Connection``:
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 
 import trio
@@ -62,7 +66,8 @@ from .fastpath import ConnectionStream
 __all__ = ["ConnectionClosed", "ServerWebSocket", "accept_websocket"]
 
 # How many complete client messages the library may hold before its reader
-# stops reading the socket (TCP backpressure then slows the client down).
+# stops reading the socket (TCP backpressure then slows the client down); the
+# deque of one-frame messages holds as many again at most.
 INBOUND_QUEUE_SIZE = 4
 
 
@@ -135,6 +140,13 @@ class ServerWebSocket(WebSocketConnection):
         )
         self._on_inbound = on_inbound
         self.stream = stream
+        # One-frame client messages, older than anything in the library's
+        # channel; filled only while ``_channel_may_hold`` is False.
+        self._one_frame_messages: deque[str | bytes] = deque()
+        # Set whenever the library's channel gets something; cleared when
+        # next_inbound() finds it empty (so an idle connection never pays
+        # for the channel's WouldBlock).
+        self._channel_may_hold = False
         # True between the upgrade and the first close frame either way; a
         # plain flag because it is read once per recipient of a broadcast.
         self.data_open = False
@@ -155,6 +167,8 @@ class ServerWebSocket(WebSocketConnection):
             # scheduler pass per message (``await send`` there): queue it at
             # once while there is room; otherwise the library's own path.
             data = event.data if isinstance(event.data, str) else bytes(event.data)
+            if self._queue_one_frame((data,)):
+                return
             try:
                 self._send_channel.send_nowait(data)
             except trio.WouldBlock:
@@ -162,11 +176,11 @@ class ServerWebSocket(WebSocketConnection):
             except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return
             else:
-                self._on_inbound()
+                self._channel_filled()
                 return
         await super()._handle_message_event(event)
         if event.message_finished:
-            self._on_inbound()
+            self._channel_filled()
 
     async def _handle_ping_event(self, event: WsPing) -> None:
         await super()._handle_ping_event(event)
@@ -181,7 +195,21 @@ class ServerWebSocket(WebSocketConnection):
             await self._send_channel.send(frame)  # type: ignore[arg-type]
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return
+        self._channel_filled()
+
+    def _channel_filled(self) -> None:
+        """The library's channel got something (or ended): tell the actor."""
+        self._channel_may_hold = True
         self._on_inbound()
+
+    def _queue_one_frame(self, messages: tuple[str | bytes, ...] | list[str | bytes]) -> bool:
+        """Queue whole client messages in the deque if order and room allow."""
+        queued = self._one_frame_messages
+        if self._channel_may_hold or len(queued) + len(messages) > INBOUND_QUEUE_SIZE:
+            return False
+        queued.extend(messages)
+        self._on_inbound()
+        return True
 
     async def _handle_close_connection_event(self, event: CloseConnection) -> None:
         self.data_open = False
@@ -197,7 +225,7 @@ class ServerWebSocket(WebSocketConnection):
         elif self.sent_close_code is None:
             self.peer_close = (int(event.code), event.reason or "")
         await super()._handle_close_connection_event(event)
-        self._on_inbound()
+        self._channel_filled()
 
     async def _send(self, event: wsproto.events.Event) -> None:
         if isinstance(event, CloseConnection):
@@ -211,15 +239,16 @@ class ServerWebSocket(WebSocketConnection):
             await super()._reader_task()
         finally:
             self.data_open = False
-            self._on_inbound()
+            self._channel_filled()
 
     def _take_inbound(self, data: bytes) -> bool:
         """Queue ``data`` if it is only whole one-frame client messages (see
         :meth:`ConnectionStream.set_inbound_shortcut`); runs in the hub's task.
 
         Returns:
-            True if the messages were queued (or dropped because the
-            connection is going away); False to leave ``data`` to the reader.
+            True if the messages were queued; False to leave ``data`` to the
+            reader (anything but whole one-frame messages, a message over the
+            size limit, no room, or the library's channel not yet drained).
         """
         protocol = self._wsproto
         assert isinstance(protocol, _ProtocolWithFastInbound)
@@ -228,19 +257,11 @@ class ServerWebSocket(WebSocketConnection):
         messages = decode_client_messages(data)
         if messages is None:
             return False
-        channel = self._send_channel
-        room = channel.statistics()
-        if room.current_buffer_used + len(messages) > room.max_buffer_size:
-            return False  # the reader's own path waits for room (backpressure)
         if any(len(message) > self._max_message_size for message in messages):
             return False  # the library answers 1009
-        try:
-            for message in messages:
-                channel.send_nowait(message)
-        except (trio.ClosedResourceError, trio.BrokenResourceError):
-            return True  # the connection is ending
-        self._on_inbound()
-        return True
+        # Without room (or behind the channel), the reader's own path: it
+        # waits for room, which is the backpressure.
+        return self._queue_one_frame(messages)
 
     # -- what the connection actor uses ---------------------------------
 
@@ -251,9 +272,16 @@ class ServerWebSocket(WebSocketConnection):
             ConnectionClosed: Once the connection has closed and every frame
                 received before the close has been returned.
         """
+        queued = self._one_frame_messages
+        if queued:
+            message = queued.popleft()
+            return Text(message) if isinstance(message, str) else Binary(message)
+        if not self._channel_may_hold:
+            return None
         try:
             item = self._recv_channel.receive_nowait()
         except trio.WouldBlock:
+            self._channel_may_hold = False
             return None
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise ConnectionClosed(self.closed) from None

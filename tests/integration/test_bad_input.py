@@ -8,7 +8,7 @@ from trio_websocket import ConnectionClosed
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as sync_connect
 
-from actorsock import App, Crash, Error
+from actorsock import App, Crash, Error, Handler, Ping, Text
 from actorsock.testing import TestServer, open_test_server
 
 from .helpers import (
@@ -164,6 +164,46 @@ async def test_many_messages_in_one_write_are_all_answered_in_order():
             (0x2, b"\x00last"),
         ]
         assert (0xA, b"ping") in rest
+        await client.aclose()
+
+
+class Narrator(Handler):
+    """Answers every frame it is given, pings included, so order can be read back."""
+
+    async def websocket_handle(self, frame):
+        if isinstance(frame, Ping):
+            return Text("ping " + frame.data.decode())
+        if isinstance(frame, Text):
+            return frame
+        return None
+
+
+async def test_one_frame_messages_keep_their_place_among_pings_and_fragments():
+    # One-frame messages and everything else (pings, fragmented messages)
+    # reach the handler by two queues; the handler must still see them in
+    # the order the client sent them, whichever path each write takes.
+    app = App(routes={"/ws": Narrator})
+    async with open_test_server(app) as server:
+        client = await RawClient.connect(server.port, "/ws")
+        writes = [
+            frame(0x1, b"a"),
+            frame(0x9, b"1"),
+            frame(0x1, b"b"),
+            frame(0x1, b"c", fin=False) + frame(0x0, b"c"),
+            frame(0x1, b"d"),
+            frame(0x1, b"e") + frame(0x9, b"2") + frame(0x1, b"f"),
+            frame(0x1, b"g"),
+        ]
+        for data in writes:
+            await client.send(data)
+        expected = ["a", "ping 1", "b", "cc", "d", "e", "ping 2", "f", "g"]
+        seen: list[str] = []
+        with trio.fail_after(5):
+            while len(seen) < len(expected):
+                opcode, payload = await client.read_frame()
+                if opcode == 0x1:
+                    seen.append(payload.decode())
+        assert seen == expected
         await client.aclose()
 
 
