@@ -132,12 +132,16 @@ class ConnectionStream(trio.abc.Stream):
             try:
                 data = os.read(fd, size)
             except BlockingIOError:
-                await self._wait_readable(fd)
-                waited = True
-                continue
+                # Wait outside the except block: an idle connection parks
+                # here, and inside it the exception and its traceback (a
+                # cycle with this frame) would live as long as the wait.
+                data = None
             except OSError as exc:
                 raise trio.BrokenResourceError(exc) from exc
-            break
+            if data is not None:
+                break
+            await self._wait_readable(fd)
+            waited = True
         if not waited:
             await trio.lowlevel.cancel_shielded_checkpoint()
         self._drained = len(data) < size
