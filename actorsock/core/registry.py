@@ -33,7 +33,7 @@ No I/O and no trio here: this module is unit-tested without sockets.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -43,7 +43,7 @@ from .process import Pid, self_pid
 
 __all__ = ["Keys", "Registry"]
 
-_NO_HOLDERS: Mapping[Pid, Sequence[Any]] = MappingProxyType({})
+_NO_HOLDERS: MappingProxyType[Pid, Sequence[Any]] = MappingProxyType({})
 
 
 class Keys(StrEnum):
@@ -166,14 +166,14 @@ class Registry:
             for value in values
         ]
 
-    def holders(self, key: Hashable) -> Mapping[Pid, Sequence[Any]]:
+    def holders(self, key: Hashable) -> MappingProxyType[Pid, Sequence[Any]]:
         """The live, read-only mapping of each pid registered under ``key`` to its values.
 
         For hot loops on the registry's own loop (broadcasts): nothing is
         copied and nothing is allocated per entry, so a fan-out to many
         processes does not feed the garbage collector. The mapping follows
-        later changes of the registry; copy it (``dict(...)``) to keep a
-        snapshot, and do not change the registry while iterating it. Use
+        later changes of the registry; copy it (``.copy()``, made in C) to
+        keep a snapshot, and do not change the registry while iterating it. Use
         :meth:`dispatch` when the callback may register, unregister or end
         processes, or from another thread.
         """
