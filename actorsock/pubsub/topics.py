@@ -22,7 +22,7 @@ they were sent to it, whichever path they took.
 
 Large fan-outs
 --------------
-A publication to more subscribers than the node's delivery slice (64)
+A publication to more subscribers than the node's delivery slice (16)
 reaches the first slice at once and the rest a slice at a time, with other
 tasks running in between (see :mod:`actorsock.core.deliveries`), so one
 broadcast to 10,000 sockets does not stall every other client for its whole
