@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 BUILD = BENCH / "build"
 LOADGEN = BUILD / "loadgen"
+C_FLOOR = BUILD / "c_floor"
 
 
 @dataclass
@@ -74,6 +75,7 @@ def servers() -> list[Server]:
         Server("websockets (trio)", [py, str(peers / "websockets_trio.py")], "websockets.trio"),
         Server("aiohttp", [py, str(peers / "aiohttp_server.py")], "aiohttp"),
         Server("trio-websocket (natural)", [py, str(peers / "trio_websocket_natural.py")]),
+        Server("C floor (epoll, no library)", [str(C_FLOOR)], "gcc"),
         Server(
             "node ws",
             ["node", str(peers / "node_ws.js")],
@@ -86,21 +88,30 @@ def servers() -> list[Server]:
 # -- preparation -------------------------------------------------------------
 
 
-def build_loadgen() -> None:
-    """Compile the C load generator if it is missing or older than its source."""
-    source = BENCH / "loadgen.c"
-    if LOADGEN.exists() and LOADGEN.stat().st_mtime >= source.stat().st_mtime:
+def build(source: Path, target: Path) -> None:
+    """Compile ``source`` with the machine's gcc unless ``target`` is newer."""
+    if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
         return
     BUILD.mkdir(parents=True, exist_ok=True)
     compiler = shutil.which("gcc") or shutil.which("cc")
     if compiler is None:
-        raise SystemExit("bench: gcc is needed to build bench/loadgen.c")
-    subprocess.run([compiler, "-O2", "-o", str(LOADGEN), str(source)], check=True)
+        raise SystemExit(f"bench: gcc is needed to build {source.relative_to(ROOT)}")
+    subprocess.run([compiler, "-O2", "-o", str(target), str(source)], check=True)
+
+
+def build_loadgen() -> None:
+    """Compile the C load generator if it is missing or older than its source."""
+    build(BENCH / "loadgen.c", LOADGEN)
 
 
 def availability(server: Server) -> str | None:
     """None if ``server`` can run here, else why not."""
     if not server.needs:
+        return None
+    if server.needs == "gcc":
+        if not (shutil.which("gcc") or shutil.which("cc")):
+            return "gcc not found"
+        build(BENCH / "peers" / "c_floor.c", C_FLOOR)
         return None
     if server.needs == "node":
         if shutil.which("node") is None:

@@ -1,7 +1,8 @@
 """A small run of the benchmark harness, so it cannot rot: it checks counts, never timings.
 
-Builds bench/loadgen.c with gcc, then runs every scenario on actorsock and
-on one peer (trio-websocket, installed with actorsock) with 200 clients.
+Builds bench/loadgen.c with gcc, then runs every scenario with 200 clients on
+actorsock, on one peer (trio-websocket, installed with actorsock) and on the C
+floor server (built with gcc).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def test_quick_bench_run_counts_every_delivery(tmp_path):
             str(ROOT / "bench" / "run.py"),
             "--quick",
             "--servers",
-            "actorsock,trio-websocket",
+            "actorsock,trio-websocket,C floor",
             "--out",
             str(tmp_path),
         ],
@@ -37,7 +38,7 @@ def test_quick_bench_run_counts_every_delivery(tmp_path):
     assert "| actorsock |" in done.stdout
     report = json.loads((tmp_path / "latest.json").read_text())
     plan = report["plan"]
-    for server in ("actorsock", "trio-websocket (natural)"):
+    for server in ("actorsock", "trio-websocket (natural)", "C floor (epoll, no library)"):
         results = report["results"][server]
         idle = results["idle"]
         assert idle["ready"] == plan["idle_clients"] and idle["failed"] == 0
