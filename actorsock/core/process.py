@@ -48,7 +48,8 @@ __all__ = [
     "Node",
     "Pid",
     "cancel_timer",
-    "deliver_frame",
+    "deliver_frames",
+    "deliver_messages",
     "deliver_system",
     "demonitor",
     "exit_process",
@@ -138,7 +139,7 @@ class Pid:
     mailbox: Mailbox
     exit_reason: Reason | None
     stop_request: Reason | None
-    frame_sink: Callable[[PreparedFrame], bool] | None
+    frame_sink: Callable[[list[PreparedFrame]], int] | None
     codec: Any
 
     def __init__(self) -> None:
@@ -285,7 +286,7 @@ def send(pid: Pid, message: Any) -> bool:
     if deliveries.deferring:
         # A fan-out is still being delivered; this message goes behind it,
         # so that the receiver sees what was sent in the order it was sent.
-        deliveries.add((pid,), lambda target: deliver(target, message))
+        deliveries.add([pid], message, deliver_messages)
         return True
     return deliver(pid, message)
 
@@ -303,22 +304,40 @@ def deliver(pid: Pid, message: Any) -> bool:
     return False
 
 
-def deliver_frame(pid: Pid, prepared: PreparedFrame) -> bool:
-    """Hand a prepared data frame to ``pid`` on the pid's own thread.
-
-    A connection writes it to its socket without running its handler (in
-    order with what was sent to it before); a process without a socket gets
-    the plain frame as a mailbox message.
+def deliver_messages(pid: Pid, messages: list[Any]) -> int:
+    """Queue ``messages`` for ``pid`` in order and wake it once (see :func:`deliver`).
 
     Returns:
-        True if the frame was queued or written.
+        How many the mailbox took.
     """
     if not pid._alive:
-        return False
+        return 0
+    mailbox = pid.mailbox
+    taken = 0
+    for message in messages:
+        if mailbox.push(message):
+            taken += 1
+    if taken or mailbox.overflowed:
+        pid._wake()
+    return taken
+
+
+def deliver_frames(pid: Pid, frames: list[PreparedFrame]) -> int:
+    """Hand prepared data frames to ``pid``, in order, on the pid's own thread.
+
+    A connection writes them to its socket without running its handler (in
+    order with what was sent to it before); a process without a socket gets
+    the plain frames as mailbox messages.
+
+    Returns:
+        How many frames were queued or written.
+    """
+    if not pid._alive:
+        return 0
     sink = pid.frame_sink
     if sink is None:
-        return deliver(pid, prepared.frame)
-    return sink(prepared)
+        return deliver_messages(pid, [prepared.frame for prepared in frames])
+    return sink(frames)
 
 
 def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:

@@ -49,7 +49,7 @@ from typing import Any
 from ..codecs import JSON
 from ..codecs.base import Codec
 from ..core.frames import Binary, Text
-from ..core.process import Node, Pid, deliver, deliver_frame, self_pid
+from ..core.process import Node, Pid, deliver_frames, deliver_messages, self_pid
 from ..core.registry import Keys, Registry
 from ..core.wire import PreparedFrame
 from .adapter import Adapter, Envelope, LocalAdapter
@@ -72,6 +72,8 @@ class PubSubStatistics:
         waiting: Deliveries of large fan-outs not made yet (the node's queue,
             shared by every topic and ``send``).
         deferred: Deliveries that have waited in that queue since start.
+        batched: Publications that joined one waiting in that queue with the
+            same subscribers, so that each got both in one write.
     """
 
     subscribers: dict[Hashable, int]
@@ -81,6 +83,34 @@ class PubSubStatistics:
     received: int
     waiting: int = 0
     deferred: int = 0
+    batched: int = 0
+
+
+class _EncodedPerCodec:
+    """A value published as frames: encoded once per codec, when first needed."""
+
+    __slots__ = ("_codecs", "_frames", "_prepare", "key", "payload")
+
+    def __init__(
+        self,
+        payload: Any,
+        key: Hashable | None,
+        codecs: Mapping[Pid, Sequence[Codec | None]],
+        prepare: Callable[[Any, Codec | None, Hashable | None], PreparedFrame],
+    ) -> None:
+        self.payload = payload
+        self.key = key
+        self._codecs = codecs
+        self._prepare = prepare
+        self._frames: dict[Codec | None, PreparedFrame] = {}
+
+    def frame_for(self, pid: Pid) -> PreparedFrame:
+        """The frame in ``pid``'s codec as it was at publication."""
+        codec = self._codecs[pid][0]
+        frame = self._frames.get(codec)
+        if frame is None:
+            frame = self._frames[codec] = self._prepare(self.payload, codec, self.key)
+        return frame
 
 
 class PubSub:
@@ -235,47 +265,34 @@ class PubSub:
         if exclude is not None:
             targets = (pid for pid in holders if pid is not exclude)
         if not direct:
-            one = self._counted(deliver, payload)
-        elif isinstance(payload, Text | Binary):
+            return deliveries.dispatch(targets, payload, self._to_mailboxes)
+        if isinstance(payload, Text | Binary):
             self.encodings += 1
-            one = self._counted(deliver_frame, PreparedFrame(payload, key))
-        else:
-            codecs: Mapping[Pid, Sequence[Codec | None]] = holders
-            if deliveries.deferring or len(holders) > deliveries.slice_size:
-                # Part of it is encoded later: with the codecs of now. (A copy
-                # of the registry's own dict, made in C; the mapping proxy's
-                # item-by-item copy took milliseconds for 10,000 subscribers.)
-                codecs = holders.copy()
-            one = self._encoded_frame_delivery(payload, key, codecs)
-        return deliveries.dispatch(targets, one)
+            return deliveries.dispatch(targets, PreparedFrame(payload, key), self._to_sockets)
+        codecs: Mapping[Pid, Sequence[Codec | None]] = holders
+        if deliveries.deferring or len(holders) > deliveries.slice_size:
+            # Part of it is encoded later: with the codecs of now. (A copy of
+            # the registry's own dict, made in C; the mapping proxy's
+            # item-by-item copy took milliseconds for 10,000 subscribers.)
+            codecs = holders.copy()
+        value = _EncodedPerCodec(payload, key, codecs, self._prepare)
+        return deliveries.dispatch(targets, value, self._encoded_to_sockets)
 
-    def _counted(self, send: Callable[[Pid, Any], bool], item: Any) -> Callable[[Pid], bool]:
-        """``send(pid, item)`` for one subscriber, counted when it was taken."""
+    # Deliveries for one subscriber (see DeliveryQueue): several items when
+    # publications queued behind a large fan-out were batched.
 
-        def deliver_one(pid: Pid) -> bool:
-            if send(pid, item):
-                self.deliveries += 1
-                return True
-            return False
+    def _to_mailboxes(self, pid: Pid, messages: list[Any]) -> int:
+        taken = deliver_messages(pid, messages)
+        self.deliveries += taken
+        return taken
 
-        return deliver_one
+    def _to_sockets(self, pid: Pid, frames: list[PreparedFrame]) -> int:
+        taken = deliver_frames(pid, frames)
+        self.deliveries += taken
+        return taken
 
-    def _encoded_frame_delivery(
-        self, payload: Any, key: Hashable | None, codecs: Mapping[Pid, Sequence[Codec | None]]
-    ) -> Callable[[Pid], bool]:
-        # One wire encoding per codec, made when the first subscriber with
-        # that codec is reached.
-        senders: dict[Codec | None, Callable[[Pid], bool]] = {}
-
-        def deliver_one(pid: Pid) -> bool:
-            encoding = codecs[pid][0]
-            send = senders.get(encoding)
-            if send is None:
-                frame = self._prepare(payload, encoding, key)
-                send = senders[encoding] = self._counted(deliver_frame, frame)
-            return send(pid)
-
-        return deliver_one
+    def _encoded_to_sockets(self, pid: Pid, values: list[_EncodedPerCodec]) -> int:
+        return self._to_sockets(pid, [value.frame_for(pid) for value in values])
 
     def _prepare(self, payload: Any, codec: Codec | None, key: Hashable | None) -> PreparedFrame:
         self.encodings += 1
@@ -296,6 +313,7 @@ class PubSub:
             received=self.received,
             waiting=queue.pending if queue is not None else 0,
             deferred=queue.deferred if queue is not None else 0,
+            batched=queue.batched if queue is not None else 0,
         )
 
     def close(self) -> None:

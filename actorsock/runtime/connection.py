@@ -55,7 +55,7 @@ import trio
 
 from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
 from ..core.handler import Handler
-from ..core.process import deliver, exit_process, reset_current_pid, set_current_pid
+from ..core.process import deliver_messages, exit_process, reset_current_pid, set_current_pid
 from ..core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
 from ..core.reasons import Stop as StopReason
 from ..core.request import Accept, Reject, Request, Response
@@ -157,20 +157,23 @@ class _Connection:
         self.last_activity = 0.0
         self.last_ping = 0.0
         self.deadline_timer: TimerRef | None = None
-        self.pid.frame_sink = self._direct_frame
+        self.pid.frame_sink = self._direct_frames
 
-    def _direct_frame(self, prepared: PreparedFrame) -> bool:
-        """Take a frame broadcast straight to this connection (any task on the loop).
+    def _direct_frames(self, frames: list[PreparedFrame]) -> int:
+        """Take frames broadcast straight to this connection (any task on the loop).
 
         While the connection's task is parked nothing sent to it earlier is
         still pending (any message or client frame would have woken it), so
-        the frame can go to the socket now; otherwise it waits its turn in
-        the mailbox.
+        the frames can go to the socket now; otherwise they wait their turn
+        in the mailbox.
+
+        Returns:
+            How many frames were taken.
         """
         ws = self.ws
         if self.waker.waiting and ws is not None and ws.data_open:
-            return ws.stream.offer(prepared.data, prepared.key)
-        return deliver(self.pid, prepared)
+            return ws.stream.offer_frames(frames)
+        return deliver_messages(self.pid, frames)
 
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of this connection's counters."""

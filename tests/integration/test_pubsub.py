@@ -220,3 +220,49 @@ async def test_a_fan_out_larger_than_a_slice_keeps_order_and_lets_other_tasks_ru
                 await trio.lowlevel.checkpoint()
         for ws in clients:
             assert [await ws.get_message() for _ in expected] == expected
+
+
+async def test_frames_published_faster_than_a_fan_out_arrive_batched_whole_and_in_order():
+    topic = f"t{next(_topics)}"
+    deliveries = current_node().deliveries
+    deliveries.slice_size = 2  # this trio run only: each fan-out to 6 leaves 4 waiting
+    expected = [f"frame:{i}" for i in range(60)] + [f'{{"n":{i}}}' for i in range(60)]
+    async with (
+        open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        clients = [await stack.enter_async_context(server.connect("/sub")) for _ in range(5)]
+        for ws in clients:
+            assert await ws.get_message() == "subscribed"
+        url = server.url("/sub")
+
+        def websockets_client(token, ready):
+            with sync_connect(url) as client:
+                assert client.recv(timeout=5) == "subscribed"
+                trio.from_thread.run_sync(ready.set, trio_token=token)
+                return [client.recv(timeout=10) for _ in expected]
+
+        async with trio.open_nursery() as nursery:
+            result = []
+
+            async def run_thread(ready):
+                token = trio.lowlevel.current_trio_token()
+                result.append(await trio.to_thread.run_sync(websockets_client, token, ready))
+
+            ready = trio.Event()
+            nursery.start_soon(run_thread, ready)
+            await ready.wait()
+            await wait_for(lambda: subscriber_count(topic) == 6)
+            encodings = default_pubsub.statistics().encodings
+            # No checkpoint in between: each publication after the first
+            # queues behind the fan-outs before it, ready frames first, then
+            # values encoded per codec (two kinds that never share a batch).
+            for i in range(60):
+                assert broadcast_frame(topic, Text(f"frame:{i}")) == 6
+            for i in range(60):
+                assert broadcast_frame(topic, {"n": i}) == 6
+            assert default_pubsub.statistics().batched >= 100
+            for ws in clients:
+                assert [await ws.get_message() for _ in expected] == expected
+        assert result == [expected]
+        assert default_pubsub.statistics().encodings - encodings == 60 + 60

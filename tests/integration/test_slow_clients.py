@@ -13,10 +13,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 
+import pytest
 import trio
 
 from actorsock import App, Error, Handler, Text, broadcast_frame, subscribe
 from actorsock.core.send_queue import CONTROL_ALLOWANCE
+from actorsock.runtime.node import current_node
 from actorsock.testing import open_test_server
 
 from .helpers import RawClient, wait_for
@@ -56,8 +58,14 @@ def index_of(text: str) -> int:
     return int(text[:6])
 
 
-async def run_scenario(policy: str, slow_reads_after: bool = True):
-    """Broadcast FRAMES frames; return (app, slow pid, what the slow client read, stats)."""
+async def run_scenario(policy: str, slice_size: int, slow_reads_after: bool = True):
+    """Broadcast FRAMES frames; return (app, slow pid, what the slow client read, stats).
+
+    With a ``slice_size`` below the number of subscribers, each batch of
+    frames queues behind the first one's fan-out and reaches each socket
+    in one write (the send policy then meets several frames at a time).
+    """
+    current_node().deliveries.slice_size = slice_size  # this trio run only
     topic = f"slow{next(_topics)}"
     app, (started, ended) = make_app(policy, topic)
     peak_seen = 0
@@ -107,7 +115,12 @@ async def run_scenario(policy: str, slow_reads_after: bool = True):
                         slow_read.append(index_of(data.decode()))
             await slow.aclose()
         statistics = app.statistics()
+        batched = current_node().deliveries.batched
+        assert batched > 0 if slice_size < 1 + READERS else batched == 0
     return slow_pid, slow_stats, slow_read, ended, peak_seen, statistics
+
+
+SLICES = pytest.mark.parametrize("slice_size", [16, 2], ids=["one-frame-writes", "batched"])
 
 
 def assert_within_bound(peak_seen: int, slow_stats) -> None:
@@ -116,8 +129,11 @@ def assert_within_bound(peak_seen: int, slow_stats) -> None:
         assert stats.peak_queued_bytes <= QUEUE_BYTES
 
 
-async def test_disconnect_closes_the_slow_client_with_1013():
-    slow_pid, slow_stats, _, ended, peak_seen, statistics = await run_scenario("disconnect")
+@SLICES
+async def test_disconnect_closes_the_slow_client_with_1013(slice_size):
+    slow_pid, slow_stats, _, ended, peak_seen, statistics = await run_scenario(
+        "disconnect", slice_size
+    )
     assert slow_stats == []  # it was gone before the broadcasts ended
     reasons = dict(ended)
     assert reasons[slow_pid] == Error("send_overflow", 1013)
@@ -126,8 +142,11 @@ async def test_disconnect_closes_the_slow_client_with_1013():
     assert peak_seen <= QUEUE_BYTES + CONTROL_ALLOWANCE
 
 
-async def test_drop_newest_keeps_what_was_queued_first():
-    _, slow_stats, slow_read, _, peak_seen, statistics = await run_scenario("drop_newest")
+@SLICES
+async def test_drop_newest_keeps_what_was_queued_first(slice_size):
+    _, slow_stats, slow_read, _, peak_seen, statistics = await run_scenario(
+        "drop_newest", slice_size
+    )
     assert_within_bound(peak_seen, slow_stats)
     [stats] = slow_stats
     assert stats.dropped > 0 and statistics.dropped >= stats.dropped
@@ -137,8 +156,9 @@ async def test_drop_newest_keeps_what_was_queued_first():
     assert len(slow_read) + stats.dropped == FRAMES
 
 
-async def test_drop_oldest_keeps_the_newest_frames():
-    _, slow_stats, slow_read, _, peak_seen, _ = await run_scenario("drop_oldest")
+@SLICES
+async def test_drop_oldest_keeps_the_newest_frames(slice_size):
+    _, slow_stats, slow_read, _, peak_seen, _ = await run_scenario("drop_oldest", slice_size)
     assert_within_bound(peak_seen, slow_stats)
     [stats] = slow_stats
     assert stats.dropped > 0
@@ -150,8 +170,9 @@ async def test_drop_oldest_keeps_the_newest_frames():
     assert len(slow_read) + stats.dropped == FRAMES
 
 
-async def test_coalesce_keeps_only_the_latest_frame_per_key():
-    _, slow_stats, slow_read, _, peak_seen, _ = await run_scenario("coalesce")
+@SLICES
+async def test_coalesce_keeps_only_the_latest_frame_per_key(slice_size):
+    _, slow_stats, slow_read, _, peak_seen, _ = await run_scenario("coalesce", slice_size)
     assert_within_bound(peak_seen, slow_stats)
     [stats] = slow_stats
     assert stats.coalesced > FRAMES // 2

@@ -73,7 +73,7 @@ def test_direct_frames_go_to_the_sink_and_are_encoded_once_per_codec(ps, node):
     for i in range(6):
         pid = node.spawn()
         sinks[pid] = received = []
-        pid.frame_sink = lambda prepared, received=received: received.append(prepared) or True
+        pid.frame_sink = lambda frames, received=received: received.extend(frames) or len(frames)
         ps.subscribe("metrics", pid, codec=MSGPACK if i % 2 else None)
         pids.append(pid)
     assert ps.broadcast_frame("metrics", {"cpu": 3}) == 6
@@ -90,7 +90,7 @@ def test_a_ready_frame_is_built_once_whatever_the_codecs(ps, node):
     seen = []
     for codec in (JSON, MSGPACK, None):
         pid = node.spawn()
-        pid.frame_sink = lambda prepared: seen.append(prepared) or True
+        pid.frame_sink = lambda frames: seen.extend(frames) or len(frames)
         ps.subscribe("t", pid, codec=codec)
     assert ps.broadcast_frame("t", Binary(b"\x00\x01"), key="k") == 3
     assert ps.statistics().encodings == 1

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
-from collections.abc import AsyncIterator
 
 import pytest
 import trio
 
-from actorsock.core.send_queue import SendQueue
-from actorsock.transports.fastpath import ConnectionStream
 from actorsock.transports.readiness import readiness_hub
 
-
-@contextlib.asynccontextmanager
-async def tcp_pair() -> AsyncIterator[tuple[ConnectionStream, socket.socket]]:
-    """A server-side ConnectionStream and a plain blocking client socket.
-
-    The client is synchronous on purpose: what it sends between two awaits of
-    the test reaches the server's socket with no chance for the server to
-    look in between (loopback queues the bytes before ``send`` returns).
-    """
-    listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
-    async with listener:
-        port = listener.socket.getsockname()[1]
-        client = socket.create_connection(("127.0.0.1", port))
-        accepted = await listener.accept()
-        assert isinstance(accepted, trio.SocketStream)
-        stream = ConnectionStream(
-            accepted, b"HEAD", SendQueue(1 << 16, 64, "disconnect"), on_trouble=lambda: None
-        )
-        try:
-            yield stream, client
-        finally:
-            client.close()
-            await stream.aclose()
+from .pair import tcp_pair
 
 
 async def test_the_prefix_then_data_then_the_end_of_the_stream():
