@@ -41,6 +41,17 @@ Bound
     wait: a node that publishes faster than it can deliver slows its
     publishers down rather than growing this queue.
 
+Pace
+    A yield costs a scheduler pass (2.5 µs idle, about 10 µs in the middle
+    of a large fan-out on a 2-core machine): with nothing else to run, a
+    slice of 16 spends about 7% of a broadcast in passes that let no other
+    task in. The queue's :class:`Pacer` therefore lets the runtime make up
+    to four slices between yields while the yields come back at once (under
+    20 µs; any other task's step takes longer), and one slice again as soon
+    as a yield shows that another task ran. The pace follows the wall
+    clock, not trio's; it changes when deliveries are made, never their
+    order.
+
 No I/O here: :class:`actorsock.runtime.node.Node` calls :meth:`DeliveryQueue.run`
 from a task and yields between calls.
 """
@@ -52,7 +63,7 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
-__all__ = ["Deliver", "DeliveryQueue"]
+__all__ = ["Deliver", "DeliveryQueue", "Pacer"]
 
 Deliver = Callable[[Any, list[Any]], int]
 """``deliver(target, items)``: hand ``items`` to ``target`` in order; return how many it took."""
@@ -82,6 +93,7 @@ class DeliveryQueue:
             wakes its delivery task there).
 
     Attributes:
+        pacer: How many slices the runtime makes between two yields.
         pending: Deliveries waiting (items times targets).
         deferred: Deliveries that have waited here since the start (a counter).
         batched: Items that joined a waiting publication (a counter).
@@ -99,6 +111,7 @@ class DeliveryQueue:
         "deferred",
         "high_water",
         "on_pending",
+        "pacer",
         "pending",
         "slice_size",
     )
@@ -125,6 +138,7 @@ class DeliveryQueue:
         self.pending = 0
         self.deferred = 0
         self.batched = 0
+        self.pacer = Pacer()
         self._jobs: deque[_Job] = deque()
         # Above zero while deliveries are being made: whatever they send in
         # turn is queued, never made ahead of the rest.
@@ -236,3 +250,34 @@ class DeliveryQueue:
 
     def __repr__(self) -> str:
         return f"<DeliveryQueue pending={self.pending} slice={self.slice_size}>"
+
+
+class Pacer:
+    """How many slices to make before the next yield.
+
+    Args:
+        quiet: A yield that took at most this long (seconds) found no other
+            task to run.
+        most: Most slices between two yields.
+
+    Attributes:
+        slices: Slices to make before the next yield; doubles after each
+            quiet yield up to ``most``, back to 1 after any other.
+    """
+
+    __slots__ = ("most", "quiet", "slices")
+
+    def __init__(self, quiet: float = 20e-6, most: int = 4) -> None:
+        if most < 1:
+            raise ValueError(f"most must be at least 1, got {most}")
+        self.quiet = quiet
+        self.most = most
+        self.slices = 1
+
+    def yielded(self, seconds: float) -> None:
+        """Note how long the last yield took."""
+        self.slices = min(self.slices * 2, self.most) if seconds <= self.quiet else 1
+
+    def reset(self) -> None:
+        """Start again at one slice (a new fan-out after a pause)."""
+        self.slices = 1

@@ -8,13 +8,16 @@ Timers use ``trio.current_time()``, so they follow ``trio.testing.MockClock``.
 
 It also owns the :class:`~actorsock.core.deliveries.DeliveryQueue` of the
 loop and runs the task that makes large fan-outs a slice at a time, with a
-checkpoint between slices so other tasks (and the I/O poll) get their turn.
+checkpoint between slices so other tasks (and the I/O poll) get their turn
+(a few slices per checkpoint while no other task wants to run; see
+:class:`~actorsock.core.deliveries.Pacer`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -109,13 +112,17 @@ class Node:
                     deliver(ref.dest, ref.message)
 
     async def run_deliveries(self) -> None:
-        """Make waiting deliveries a slice at a time, forever (a system task)."""
+        """Make waiting deliveries a few slices at a time, forever (a system task)."""
         deliveries = self._deliveries
+        pacer = deliveries.pacer
         while True:
             await self._delivery_waker.wait()
+            pacer.reset()
             while deliveries.pending:
-                deliveries.run()
+                deliveries.run(deliveries.slice_size * pacer.slices)
+                started = time.perf_counter()
                 await trio.lowlevel.checkpoint()
+                pacer.yielded(time.perf_counter() - started)
 
 
 _NODE: trio.lowlevel.RunVar[Node] = trio.lowlevel.RunVar("actorsock_node")

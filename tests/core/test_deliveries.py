@@ -1,6 +1,6 @@
 import pytest
 
-from actorsock.core.deliveries import DeliveryQueue
+from actorsock.core.deliveries import DeliveryQueue, Pacer
 
 
 class Recorder:
@@ -171,3 +171,18 @@ def test_a_publication_started_is_not_joined_and_batches_are_bounded():
 def test_bad_sizes_are_refused(slice_size, high_water, batch_limit):
     with pytest.raises(ValueError, match=r"slice_size|batch_limit"):
         DeliveryQueue(slice_size=slice_size, high_water=high_water, batch_limit=batch_limit)
+
+
+def test_the_pacer_doubles_after_quiet_yields_and_drops_back_after_a_busy_one():
+    pacer = Pacer(quiet=50e-6, most=4)
+    assert pacer.slices == 1
+    for expected in (2, 4, 4):
+        pacer.yielded(10e-6)
+        assert pacer.slices == expected
+    pacer.yielded(200e-6)  # another task ran meanwhile
+    assert pacer.slices == 1
+    pacer.yielded(0.0)
+    pacer.reset()
+    assert pacer.slices == 1
+    with pytest.raises(ValueError, match="most"):
+        Pacer(most=0)

@@ -186,6 +186,7 @@ async def test_a_fan_out_larger_than_a_slice_keeps_order_and_lets_other_tasks_ru
     topic = f"t{next(_topics)}"
     deliveries = current_node().deliveries
     deliveries.slice_size = 2  # this trio run only: 7 subscribers take 4 slices
+    deliveries.pacer.most = 1  # one slice per yield, whatever the wall clock says
     async with (
         open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
         contextlib.AsyncExitStack() as stack,
