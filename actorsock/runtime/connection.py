@@ -170,9 +170,9 @@ class _Connection:
         Returns:
             How many frames were taken.
         """
-        ws = self.ws
-        if self.waker.waiting and ws is not None and ws.data_open:
-            return ws.stream.offer_frames(frames)
+        if self.waker.waiting:
+            # Refused if the connection is closing (the stream knows).
+            return self.channel.offer_frames(frames)
         return deliver_messages(self.pid, frames)
 
     def statistics(self) -> ConnectionStatistics:

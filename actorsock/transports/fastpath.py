@@ -68,6 +68,9 @@ class ConnectionStream(trio.abc.Stream):
 
     Attributes:
         broken: The error that made the socket unwritable, or None.
+        data_open: True while data frames may be sent: from the upgrade to
+            the first close frame either way (set by the WebSocket layer).
+            :meth:`offer` and :meth:`offer_frames` refuse frames otherwise.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class ConnectionStream(trio.abc.Stream):
         self.transport_stream = stream
         self.queue = queue
         self.broken: BaseException | None = None
+        self.data_open = False
         self._prefix = prefix
         self._on_trouble = on_trouble
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
@@ -215,9 +219,9 @@ class ConnectionStream(trio.abc.Stream):
         """Queue one data frame and write what the socket takes now.
 
         Never blocks and never yields. Returns False if the frame was refused
-        (socket broken, or the send policy refused it).
+        (data closed, socket broken, or the send policy refused it).
         """
-        if self.broken is not None:
+        if self.broken is not None or not self.data_open:
             return False
         queue = self.queue
         if self._fd >= 0 and not queue.queued_bytes and not self._flusher_running:
@@ -251,7 +255,7 @@ class ConnectionStream(trio.abc.Stream):
         if len(frames) == 1:
             prepared = frames[0]
             return 1 if self.offer(prepared.data, prepared.key) else 0
-        if self.broken is not None:
+        if self.broken is not None or not self.data_open:
             return 0
         queue = self.queue
         taken = 0

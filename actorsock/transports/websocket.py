@@ -148,9 +148,6 @@ class ServerWebSocket(WebSocketConnection):
         # next_inbound() finds it empty (so an idle connection never pays
         # for the channel's WouldBlock).
         self._channel_may_hold = False
-        # True between the upgrade and the first close frame either way; a
-        # plain flag because it is read once per recipient of a broadcast.
-        self.data_open = False
         self.peer_close: tuple[int, str] | None = None
         self.sent_close_code: int | None = None
 
@@ -213,7 +210,7 @@ class ServerWebSocket(WebSocketConnection):
         return True
 
     async def _handle_close_connection_event(self, event: CloseConnection) -> None:
-        self.data_open = False
+        self.stream.data_open = False
         self._on_inbound()  # now, so no broadcast writes after the client's close
         if self._wsproto.state is ConnectionState.OPEN:
             # wsproto reports a protocol error in the client's data (bad UTF-8,
@@ -230,7 +227,7 @@ class ServerWebSocket(WebSocketConnection):
 
     async def _send(self, event: wsproto.events.Event) -> None:
         if isinstance(event, CloseConnection):
-            self.data_open = False
+            self.stream.data_open = False
             if self.peer_close is None and self.sent_close_code is None:
                 self.sent_close_code = int(event.code)
         await super()._send(event)
@@ -239,7 +236,7 @@ class ServerWebSocket(WebSocketConnection):
         try:
             await super()._reader_task()
         finally:
-            self.data_open = False
+            self.stream.data_open = False
             self._channel_filled()
 
     def _take_inbound(self, data: bytes) -> bool:
@@ -298,7 +295,17 @@ class ServerWebSocket(WebSocketConnection):
         Never blocks. Returns False if the frame was not queued: the
         connection is closing, or the send policy refused it.
         """
-        return self.data_open and self.stream.offer(data, key)
+        return self.stream.offer(data, key)
+
+    @property
+    def data_open(self) -> bool:
+        """True between the upgrade and the first close frame either way.
+
+        Kept by the stream (:attr:`ConnectionStream.data_open`), which a
+        broadcast touches anyway: reading it there saves a cache miss per
+        recipient.
+        """
+        return self.stream.data_open
 
     async def send_control(self, frame: Ping | Pong) -> None:
         """Send a ping or pong through the library.
@@ -348,7 +355,7 @@ async def accept_websocket(
     nursery.start_soon(ws._reader_task)
     request = await ws._get_request()
     await request.accept(subprotocol=subprotocol, extra_headers=headers)
-    ws.data_open = ws._wsproto.state is ConnectionState.OPEN
+    stream.data_open = ws._wsproto.state is ConnectionState.OPEN
     if ws._wsproto.connection is not None:
         ws._wsproto.handshake = _FinishedHandshake()  # type: ignore[assignment]
         stream.set_inbound_shortcut(ws._take_inbound)

@@ -35,6 +35,7 @@ async def test_several_frames_leave_in_one_writev_in_order(monkeypatch):
     real_writev = fastpath.os.writev
     monkeypatch.setattr(fastpath.os, "writev", counting_writev)
     async with tcp_pair() as (stream, client):
+        stream.data_open = True  # as after the upgrade
         frames = [PreparedFrame(Text(f"m{i}")) for i in range(5)]
         assert stream.offer_frames(frames) == 5
         assert stream.offer_frames([PreparedFrame(Binary(b"one"))]) == 1
@@ -53,6 +54,7 @@ async def test_frames_the_kernel_cannot_take_wait_in_order_past_the_policy():
         trio.open_nursery() as nursery,
     ):
         stream.attach(nursery)
+        stream.data_open = True
         big = [PreparedFrame(Binary(struct.pack(">I", i) * 1000)) for i in range(400)]
         # Batches of four until the kernel is full and the queue past its bound.
         for start in range(0, len(big), 4):
@@ -73,6 +75,7 @@ async def test_frames_the_kernel_cannot_take_wait_in_order_past_the_policy():
 async def test_a_broken_socket_takes_nothing_and_reports_trouble():
     troubles = []
     async with tcp_pair(on_trouble=lambda: troubles.append(1)) as (stream, client):
+        stream.data_open = True
         # Close with a reset (on loopback it reaches the server's socket
         # before close() returns), so the server's next write fails.
         client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -82,3 +85,18 @@ async def test_a_broken_socket_takes_nothing_and_reports_trouble():
         assert isinstance(stream.broken, OSError) and troubles == [1]
         assert stream.offer_frames(frames) == 0  # and nothing more is tried
         assert troubles == [1] and stream.queue.accepted == 0
+
+
+async def test_data_frames_are_refused_before_the_upgrade_and_after_a_close_frame():
+    async with tcp_pair() as (stream, client):
+        one, two = PreparedFrame(Text("1")), PreparedFrame(Text("2"))
+        assert stream.offer_frames([one]) == 0 and stream.offer_frames([one, two]) == 0
+        stream.data_open = True
+        assert stream.offer_frames([one, two]) == 2
+        stream.data_open = False  # a close frame went either way
+        assert stream.offer(one.data) is False and stream.offer_frames([one, two]) == 0
+        # Control bytes (the close handshake) still go out.
+        await stream.send_all(b"\x88\x00")
+        expected = one.data + two.data + b"\x88\x00"
+        assert receive_exactly(client, len(expected)) == expected
+        assert stream.queue.accepted == 2
