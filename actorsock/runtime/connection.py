@@ -126,6 +126,29 @@ def _pick(handler_value: Any, default: Any) -> Any:
 
 
 class _Connection:
+    # Slots: a connection lives as long as its client, and a broadcast reads
+    # it once per recipient (no per-instance dict to allocate or to miss).
+    __slots__ = (
+        "channel",
+        "counters",
+        "deadline_timer",
+        "handler",
+        "idle_timeout",
+        "last_activity",
+        "last_ping",
+        "log",
+        "max_message_size",
+        "messages_in",
+        "options",
+        "pid",
+        "ping_interval",
+        "queue",
+        "request",
+        "stream",
+        "waker",
+        "ws",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,

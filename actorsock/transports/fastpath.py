@@ -73,6 +73,26 @@ class ConnectionStream(trio.abc.Stream):
             :meth:`offer` and :meth:`offer_frames` refuse frames otherwise.
     """
 
+    # Slots: one per connection, read once per recipient of a broadcast.
+    __slots__ = (
+        "_at_eof",
+        "_drained",
+        "_fd",
+        "_flush_lock",
+        "_flusher_running",
+        "_hub",
+        "_on_trouble",
+        "_prefix",
+        "_read_error",
+        "_readable",
+        "_shortcut",
+        "_spawn",
+        "broken",
+        "data_open",
+        "queue",
+        "transport_stream",
+    )
+
     def __init__(
         self,
         stream: trio.abc.Stream,
