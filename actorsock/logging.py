@@ -1,7 +1,8 @@
 """structlog set-up: human-readable lines on a terminal, JSON lines otherwise.
 
-Every connection logs through a logger bound to its ``pid``, ``route`` and
-``remote`` address, so its lines can be grepped out of a busy server's log.
+Every connection logs with its ``pid``, ``route`` and ``remote`` address
+(a :class:`ContextLogger`), so its lines can be grepped out of a busy
+server's log.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["configure_logging", "get_logger"]
+__all__ = ["ContextLogger", "configure_logging", "get_logger"]
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -63,3 +64,39 @@ def get_logger(**context: Any) -> Any:
     follow a :func:`configure_logging` call made later.
     """
     return structlog.get_logger("actorsock", **context)
+
+
+class ContextLogger:
+    """Adds fixed key-value pairs to every line, sent through a shared logger.
+
+    A structlog ``bind()`` per connection would keep a bound logger, a
+    ``PrintLogger`` and two bound methods for as long as the connection lives
+    (several hundred bytes, and objects the garbage collector walks), for
+    thousands of connections that each write two lines. This keeps the
+    pairs only; values are rendered when a line is written.
+
+    Args:
+        log: The structlog logger lines go through.
+        **context: Pairs added to every line (a pair given with the line wins).
+    """
+
+    __slots__ = ("_context", "_log")
+
+    def __init__(self, log: Any, **context: Any) -> None:
+        self._log = log
+        self._context = context
+
+    def debug(self, event: str, **pairs: Any) -> Any:
+        return self._log.debug(event, **{**self._context, **pairs})
+
+    def info(self, event: str, **pairs: Any) -> Any:
+        return self._log.info(event, **{**self._context, **pairs})
+
+    def warning(self, event: str, **pairs: Any) -> Any:
+        return self._log.warning(event, **{**self._context, **pairs})
+
+    def error(self, event: str, **pairs: Any) -> Any:
+        return self._log.error(event, **{**self._context, **pairs})
+
+    def exception(self, event: str, **pairs: Any) -> Any:
+        return self._log.exception(event, **{**self._context, **pairs})

@@ -62,6 +62,7 @@ from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.timers import TimerRef
 from ..core.wire import PreparedFrame, encode_frame
+from ..logging import ContextLogger
 from ..transports.fastpath import ConnectionStream
 from ..transports.front import close_quietly
 from ..transports.http import write_response
@@ -483,7 +484,7 @@ async def run_connection(
         log,
     )
     pid = conn.pid
-    conn.log = log.bind(pid=str(pid), route=request.route, remote=remote)
+    conn.log = ContextLogger(log, pid=pid, route=request.route, remote=remote)
     on_start(pid, conn.statistics)
     token = set_current_pid(pid)
     started = trio.current_time()
