@@ -58,6 +58,10 @@ def test_quick_bench_run_counts_every_delivery(tmp_path):
         assert echo["echo_rtts"] == plan["echo_clients"] * plan["echo_rounds"]
 
         slow = results["slow"]
-        assert slow["connected"] == plan["broadcast_clients"] + 1  # the slow one joined
+        # The slow client connects afresh for each of its blocks, every
+        # other block, the warm-up included.
+        blocks = slow["rounds"] // slow["slow_period"]
+        assert blocks == plan["slow_blocks"] + slow["warmup_rounds"] // slow["slow_period"]
+        assert slow["connected"] == plan["broadcast_clients"] + blocks // 2
         assert slow["rounds_complete"] == slow["rounds"]
         assert not slow["stalled"]
