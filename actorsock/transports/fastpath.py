@@ -280,6 +280,8 @@ class ConnectionStream(trio.abc.Stream):
         queue = self.queue
         taken = 0
         if self._fd >= 0 and not queue.queued_bytes and not self._flusher_running:
+            # offer()'s fast path with writev; offer() keeps its own copy
+            # because it runs once per recipient of every broadcast.
             batch = [prepared.data for prepared in frames[:_WRITEV_BATCH]]
             try:
                 written = os.writev(self._fd, batch)
