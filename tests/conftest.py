@@ -10,7 +10,7 @@ import pytest
 
 from actorsock.core.deliveries import DeliveryQueue
 from actorsock.core.mailbox import Mailbox
-from actorsock.core.process import Pid
+from actorsock.core.process import Pid, fan_out_frames
 from actorsock.core.timers import TimerHeap, TimerRef
 
 
@@ -34,6 +34,8 @@ class FakeNode:
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
         self.hops.append((fn, args))
+
+    fan_out_frames = staticmethod(fan_out_frames)
 
     def run_hops(self) -> None:
         hops, self.hops = self.hops, []

@@ -7,9 +7,12 @@ echo that should take a millisecond takes a hundred). A node's
 deliveries at once and keeps the rest; the runtime makes them a slice at a
 time and lets other tasks run between slices.
 
-A delivery hands one or more *items* (messages, frames) to one *target*
-through a ``deliver(target, items)`` function that returns how many of
-them the target took.
+Deliveries are made a run of targets at a time through a
+``deliver(targets, items)`` function: it hands one or more *items*
+(messages, frames) to each target in order and returns how many
+deliveries were made (items taken, summed over the targets). One call per
+run of targets, not per target, lets it hoist what every target shares and
+saves a Python call per recipient on the hottest loop of a broadcast.
 
 Slice size
     16 targets, about 0.2 ms on a 2-core machine, the order of a BEAM
@@ -65,8 +68,11 @@ from typing import Any
 
 __all__ = ["Deliver", "DeliveryQueue", "Pacer"]
 
-Deliver = Callable[[Any, list[Any]], int]
-"""``deliver(target, items)``: hand ``items`` to ``target`` in order; return how many it took."""
+Deliver = Callable[[list[Any], list[Any]], int]
+"""``deliver(targets, items)``: hand ``items`` in order to each of ``targets``.
+
+Returns how many deliveries were made (items taken, summed over targets).
+"""
 
 
 class _Job:
@@ -151,7 +157,7 @@ class DeliveryQueue:
             targets: Read in full before the first delivery (an iterator
                 over a live collection is safe).
             item: What each target gets.
-            deliver: Called as ``deliver(target, [item, ...])``.
+            deliver: Called as ``deliver([target, ...], [item, ...])``.
 
         Returns:
             Targets that took the item now, plus those left waiting.
@@ -167,11 +173,10 @@ class DeliveryQueue:
         # delivery sends goes behind the whole fan-out.
         self._append(later, item, deliver)
         made = 0
-        items = [item]
         self._busy += 1
         try:
-            for target in now:
-                made += deliver(target, items)
+            if now:
+                made = deliver(now, [item])
         finally:
             self._busy -= 1
         self._relieve()
@@ -238,9 +243,7 @@ class DeliveryQueue:
                 count = (stop - start) * len(job.items)
                 self.pending -= count
                 made += count
-                deliver, targets, items = job.deliver, job.targets, job.items
-                for index in range(start, stop):
-                    deliver(targets[index], items)
+                job.deliver(job.targets[start:stop], job.items)
         finally:
             self._busy -= 1
         return made

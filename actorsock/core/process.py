@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,15 +44,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Down",
+    "FrameSink",
     "MonitorRef",
     "Node",
     "Pid",
     "cancel_timer",
-    "deliver_frames",
     "deliver_messages",
     "deliver_system",
     "demonitor",
     "exit_process",
+    "fan_out_frames",
+    "fan_out_messages",
     "monitor",
     "self_pid",
     "send",
@@ -76,6 +78,14 @@ class Node(Protocol):
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
         """Run ``fn(*args)`` on the node's loop; callable from any thread."""
+        ...
+
+    def fan_out_frames(self, pids: list[Pid], frames: list[PreparedFrame]) -> int:
+        """Hand data frames to each of ``pids`` as :func:`fan_out_frames` does.
+
+        The runtime writes them straight to the sockets it can
+        (:attr:`Pid.direct_fd`); :func:`fan_out_frames` is the reference.
+        """
         ...
 
     def schedule_timer(
@@ -102,6 +112,38 @@ _ids = itertools.count(1)
 _current: ContextVar[Pid | None] = ContextVar("actorsock_current_pid", default=None)
 
 
+class Gate(Protocol):
+    """Whether frames may go past a process's mailbox right now."""
+
+    @property
+    def waiting(self) -> bool:
+        """True while the process is parked with nothing pending for it."""
+        ...
+
+
+class FrameSink(Protocol):
+    """A connection's socket, where broadcast data frames go past its handler.
+
+    The runtime installs one as :attr:`Pid.frame_sink`. Frames may be offered
+    only while ``gate.waiting`` is true: the connection's task is parked, so
+    nothing sent to it earlier is still pending and writing now keeps the
+    order. Otherwise they go through the mailbox.
+    """
+
+    @property
+    def gate(self) -> Gate:
+        """Open while the connection's task is parked on an empty mailbox."""
+        ...
+
+    def offer(self, data: bytes, key: Hashable | None = None) -> bool:
+        """Queue one frame's bytes and write what the socket takes; False if refused."""
+        ...
+
+    def offer_frames(self, frames: Sequence[PreparedFrame]) -> int:
+        """Queue frames in order, write what the socket takes; return how many were taken."""
+        ...
+
+
 def _no_wake() -> None:
     """Placeholder wake callback used before the runtime installs its own."""
 
@@ -111,6 +153,16 @@ class Pid:
 
     Pids are made by the runtime; hold them, compare them, send to them.
     ``str(pid)`` looks like ``<0.42>``.
+
+    Two attributes serve broadcasts to connections (the runtime sets them):
+    :attr:`frame_sink`, the connection's socket stream (None for other
+    processes), and :attr:`direct_fd`, the socket's descriptor while a data
+    frame may be written to it at once with nothing else checked (the
+    connection is parked on an empty mailbox and nothing waits in its send
+    queue), else -1. Anything that could make a direct write overtake what
+    was sent before (a wake-up, a queued byte, a close) sets it back to -1
+    before it happens. It lives on the pid because a broadcast reads it for
+    every recipient and the pid is the one object it touches anyway.
     """
 
     __slots__ = (
@@ -123,6 +175,7 @@ class Pid:
         "_wake",
         "_watching",
         "codec",
+        "direct_fd",
         "exit_reason",
         "frame_sink",
         "mailbox",
@@ -139,7 +192,8 @@ class Pid:
     mailbox: Mailbox
     exit_reason: Reason | None
     stop_request: Reason | None
-    frame_sink: Callable[[list[PreparedFrame]], int] | None
+    frame_sink: FrameSink | None
+    direct_fd: int
     codec: Any
 
     def __init__(self) -> None:
@@ -160,6 +214,7 @@ class Pid:
         pid.exit_reason = None
         pid.stop_request = None
         pid.frame_sink = None
+        pid.direct_fd = -1
         pid.codec = None
         return pid
 
@@ -286,7 +341,7 @@ def send(pid: Pid, message: Any) -> bool:
     if deliveries.deferring:
         # A fan-out is still being delivered; this message goes behind it,
         # so that the receiver sees what was sent in the order it was sent.
-        deliveries.add([pid], message, deliver_messages)
+        deliveries.add([pid], message, fan_out_messages)
         return True
     return deliver(pid, message)
 
@@ -322,22 +377,47 @@ def deliver_messages(pid: Pid, messages: list[Any]) -> int:
     return taken
 
 
-def deliver_frames(pid: Pid, frames: list[PreparedFrame]) -> int:
-    """Hand prepared data frames to ``pid``, in order, on the pid's own thread.
-
-    A connection writes them to its socket without running its handler (in
-    order with what was sent to it before); a process without a socket gets
-    the plain frames as mailbox messages.
+def fan_out_messages(pids: list[Pid], messages: list[Any]) -> int:
+    """Queue ``messages`` for each of ``pids`` (a :data:`~actorsock.core.deliveries.Deliver`).
 
     Returns:
-        How many frames were queued or written.
+        How many messages the mailboxes took, summed over ``pids``.
     """
-    if not pid._alive:
-        return 0
-    sink = pid.frame_sink
-    if sink is None:
-        return deliver_messages(pid, [prepared.frame for prepared in frames])
-    return sink(frames)
+    taken = 0
+    for pid in pids:
+        taken += deliver_messages(pid, messages)
+    return taken
+
+
+def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
+    """Hand prepared data frames, in order, to each of ``pids`` on their own thread.
+
+    A connection parked on an empty mailbox gets them written to its socket
+    at once, without running its handler; a busy one gets them in its
+    mailbox, behind what was sent to it before. A process without a socket
+    gets the plain frames as mailbox messages. (A
+    :data:`~actorsock.core.deliveries.Deliver`; the loop runs once per
+    recipient of every broadcast, so it is kept flat.)
+
+    Returns:
+        How many frames were written or queued, summed over ``pids``.
+    """
+    taken = 0
+    single = frames[0] if len(frames) == 1 else None
+    data, key = (single.data, single.key) if single is not None else (b"", None)
+    for pid in pids:
+        if not pid._alive:
+            continue
+        sink = pid.frame_sink
+        if sink is None:
+            taken += deliver_messages(pid, [prepared.frame for prepared in frames])
+        elif not sink.gate.waiting:
+            taken += deliver_messages(pid, frames)
+        elif single is not None:
+            taken += sink.offer(data, key)
+        else:
+            taken += sink.offer_frames(frames)
+    return taken
 
 
 def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
@@ -385,6 +465,7 @@ def exit_process(pid: Pid, reason: Reason) -> None:
     pid.mailbox.clear()
     pid._wake = _no_wake
     pid.frame_sink = None
+    pid.direct_fd = -1
     hooks, pid._exit_hooks = pid._exit_hooks, []
     for hook in hooks:
         hook(pid)

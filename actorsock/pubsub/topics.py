@@ -49,7 +49,7 @@ from typing import Any
 from ..codecs import JSON
 from ..codecs.base import Codec
 from ..core.frames import Binary, Text
-from ..core.process import Node, Pid, deliver_frames, deliver_messages, self_pid
+from ..core.process import Node, Pid, fan_out_messages, self_pid
 from ..core.registry import Keys, Registry
 from ..core.wire import PreparedFrame
 from .adapter import Adapter, Envelope, LocalAdapter
@@ -278,21 +278,27 @@ class PubSub:
         value = _EncodedPerCodec(payload, key, codecs, self._prepare)
         return deliveries.dispatch(targets, value, self._encoded_to_sockets)
 
-    # Deliveries for one subscriber (see DeliveryQueue): several items when
-    # publications queued behind a large fan-out were batched.
+    # Deliveries for a run of subscribers (see DeliveryQueue): several items
+    # when publications queued behind a large fan-out were batched.
 
-    def _to_mailboxes(self, pid: Pid, messages: list[Any]) -> int:
-        taken = deliver_messages(pid, messages)
+    def _to_mailboxes(self, pids: list[Pid], messages: list[Any]) -> int:
+        taken = fan_out_messages(pids, messages)
         self.deliveries += taken
         return taken
 
-    def _to_sockets(self, pid: Pid, frames: list[PreparedFrame]) -> int:
-        taken = deliver_frames(pid, frames)
+    def _to_sockets(self, pids: list[Pid], frames: list[PreparedFrame]) -> int:
+        assert self._loop is not None
+        taken = self._loop.fan_out_frames(pids, frames)
         self.deliveries += taken
         return taken
 
-    def _encoded_to_sockets(self, pid: Pid, values: list[_EncodedPerCodec]) -> int:
-        return self._to_sockets(pid, [value.frame_for(pid) for value in values])
+    def _encoded_to_sockets(self, pids: list[Pid], values: list[_EncodedPerCodec]) -> int:
+        assert self._loop is not None
+        fan_out, taken = self._loop.fan_out_frames, 0
+        for pid in pids:
+            taken += fan_out([pid], [value.frame_for(pid) for value in values])
+        self.deliveries += taken
+        return taken
 
     def _prepare(self, payload: Any, codec: Codec | None, key: Hashable | None) -> PreparedFrame:
         self.encodings += 1

@@ -38,18 +38,22 @@ TERMINATE_TIMEOUT = 5.0
 
 
 def spawn_process(
-    behaviour: Process, mailbox_size: int | None = None, overflow: str | None = None
+    behaviour: Process,
+    mailbox_size: int | None = None,
+    overflow: str | None = None,
+    waker: Waker | None = None,
 ) -> tuple[Pid, Waker]:
     """Create the pid, mailbox and waker of a new process for ``behaviour``.
 
     Options set on the behaviour's class win over the arguments, which win
-    over the defaults (1024 messages, ``disconnect``).
+    over the defaults (1024 messages, ``disconnect``). ``waker`` replaces the
+    plain :class:`Waker` the process parks on.
     """
     mailbox = Mailbox(
         behaviour.mailbox_size or mailbox_size or DEFAULT_MAILBOX_SIZE,
         behaviour.overflow or overflow or Overflow.DISCONNECT,
     )
-    waker = Waker()
+    waker = waker or Waker()
     pid = current_node().spawn(mailbox, waker.wake)
     pid.codec = behaviour.codec
     behaviour.pid = pid

@@ -38,7 +38,12 @@ Every byte sent goes through the connection's bounded send queue (see
 connection (:class:`~actorsock.core.wire.PreparedFrame`) is written at once
 when the connection is parked with an empty mailbox; otherwise it waits in
 the mailbox behind earlier messages and is written when its turn comes, so a
-connection's output keeps the order in which things were sent to it.
+connection's output keeps the order in which things were sent to it. Just
+before it parks, the connection opens its pid's direct lane
+(:attr:`~actorsock.core.process.Pid.direct_fd`), through which broadcasts
+write to the socket without touching the connection's objects; its
+:class:`~actorsock.runtime.waker.LaneWaker` closes the lane in the same step
+as any wake-up.
 
 Whatever the path, the socket is closed, then ``terminate(reason)`` runs
 exactly once, then the pid dies (registries forget it, monitors get ``Down``).
@@ -55,7 +60,7 @@ import trio
 
 from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
 from ..core.handler import Handler
-from ..core.process import deliver_messages, exit_process, reset_current_pid, set_current_pid
+from ..core.process import exit_process, reset_current_pid, set_current_pid
 from ..core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
 from ..core.reasons import Stop as StopReason
 from ..core.request import Accept, Reject, Request, Response
@@ -69,6 +74,7 @@ from ..transports.http import write_response
 from ..transports.websocket import ConnectionClosed, ServerWebSocket, accept_websocket
 from .actor import run_terminate, spawn_process
 from .stats import ConnectionStatistics, Counters
+from .waker import LaneWaker
 
 __all__ = ["ConnectionOptions", "run_connection"]
 
@@ -169,35 +175,26 @@ class _Connection:
         self.idle_timeout = float(_pick(handler.idle_timeout, options.idle_timeout))
         self.ping_interval = float(_pick(handler.ping_interval, options.ping_interval))
         self.max_message_size = int(_pick(handler.max_message_size, options.max_message_size))
-        self.pid, self.waker = spawn_process(handler, options.mailbox_size, options.overflow)
+        waker = LaneWaker()
+        self.pid, self.waker = spawn_process(handler, options.mailbox_size, options.overflow, waker)
+        waker.lane = self.pid
         self.queue = SendQueue(
             int(_pick(handler.send_queue_bytes, options.send_queue_bytes)),
             int(_pick(handler.send_queue_messages, options.send_queue_messages)),
             _pick(handler.send_overflow, options.send_overflow),
         )
-        self.channel = ConnectionStream(stream, head, self.queue, on_trouble=self.waker.wake)
+        self.channel = ConnectionStream(
+            stream, head, self.queue, on_trouble=self.waker.wake, gate=self.waker
+        )
         self.ws: ServerWebSocket | None = None
         self.messages_in = 0
         self.last_activity = 0.0
         self.last_ping = 0.0
         self.deadline_timer: TimerRef | None = None
-        self.pid.frame_sink = self._direct_frames
-
-    def _direct_frames(self, frames: list[PreparedFrame]) -> int:
-        """Take frames broadcast straight to this connection (any task on the loop).
-
-        While the connection's task is parked nothing sent to it earlier is
-        still pending (any message or client frame would have woken it), so
-        the frames can go to the socket now; otherwise they wait their turn
-        in the mailbox.
-
-        Returns:
-            How many frames were taken.
-        """
-        if self.waker.waiting:
-            # Refused if the connection is closing (the stream knows).
-            return self.channel.offer_frames(frames)
-        return deliver_messages(self.pid, frames)
+        # Broadcast frames go past the handler, straight to the socket, while
+        # the task is parked (see FrameSink and Pid.direct_fd).
+        self.pid.frame_sink = self.channel
+        self.channel.lane = self.pid
 
     def statistics(self) -> ConnectionStatistics:
         """A snapshot of this connection's counters."""
@@ -206,8 +203,8 @@ class _Connection:
             pid=self.pid,
             route=self.request.route,
             messages_in=self.messages_in,
-            messages_out=queue.accepted,
-            bytes_out=queue.sent_bytes,
+            messages_out=self.channel.sent_frames,
+            bytes_out=self.channel.sent_bytes,
             queued_bytes=queue.queued_bytes,
             queued_messages=queue.depth,
             peak_queued_bytes=queue.peak_bytes,
@@ -343,6 +340,7 @@ class _Connection:
                     wake_at = min(wake_at, self._ping_due())
                 steps_without_yield = 0
                 self._arm_deadline(wake_at, now)
+                self.channel.open_lane()
                 await self.waker.wait()
                 continue
             if result is None:

@@ -27,6 +27,8 @@ from ..core.deliveries import DeliveryQueue
 from ..core.mailbox import Mailbox
 from ..core.process import Pid, deliver, deliver_system
 from ..core.timers import TimerHeap, TimerRef
+from ..core.wire import PreparedFrame
+from ..transports.fastpath import fan_out_frames
 from .waker import Waker
 
 __all__ = ["Node", "current_node"]
@@ -58,6 +60,11 @@ class Node:
         """Run ``fn(*args)`` on the loop; from any thread. Dropped once the loop has ended."""
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(fn, *args)
+
+    @staticmethod
+    def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
+        """Hand data frames to each of ``pids``, straight to their sockets where possible."""
+        return fan_out_frames(pids, frames)
 
     def spawn(self, mailbox: Mailbox, wake: Callable[[], None]) -> Pid:
         """Create a pid whose messages wake the process through ``wake``."""

@@ -8,9 +8,14 @@ either reschedules the parked task or leaves a pending flag so the next
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import trio
 
-__all__ = ["Waker"]
+if TYPE_CHECKING:
+    from ..core.process import Pid
+
+__all__ = ["LaneWaker", "Waker"]
 
 
 class Waker:
@@ -54,3 +59,34 @@ class Waker:
             trio.lowlevel.reschedule(task)
         else:
             self._pending = True
+
+
+class LaneWaker(Waker):
+    """A connection's waker: waking it first closes its pid's direct lane.
+
+    While the connection is parked, broadcasts write to its socket through
+    :attr:`~actorsock.core.process.Pid.direct_fd`. Everything that wakes the
+    connection (a message, a client frame, trouble on the socket) may leave
+    something pending that a later direct write would overtake, so the lane
+    closes in the same step as the wake-up; the connection opens it again
+    when it next parks.
+
+    Attributes:
+        lane: The pid whose lane this waker closes (None: none yet).
+    """
+
+    __slots__ = ("lane",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lane: Pid | None = None
+
+    def wake(self) -> None:
+        if self.lane is not None:
+            self.lane.direct_fd = -1
+        super().wake()
+
+    def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
+        if self.lane is not None:
+            self.lane.direct_fd = -1
+        return super()._abort(raise_cancel)

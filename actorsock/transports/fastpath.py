@@ -42,17 +42,81 @@ from typing import Any, Literal
 
 import trio
 
+from ..core.process import Gate, Pid
+from ..core.process import fan_out_frames as fan_out_through_sinks
 from ..core.send_queue import SendQueue
+from ..core.sent_tally import SentTally
 from ..core.wire import PreparedFrame
 from .readiness import Readable, ReadinessHub, readiness_hub
 
-__all__ = ["ConnectionStream"]
+__all__ = ["TALLY", "ConnectionStream", "fan_out_frames"]
 
 # Frames gathered into one writev call.
 _WRITEV_BATCH = 64
 
 # Bytes read at a time when the caller names no size.
 _RECEIVE_SIZE = 65536
+
+
+class _ClosedGate:
+    """The gate of a stream that nothing broadcasts to past a mailbox."""
+
+    waiting = False
+
+
+_CLOSED = _ClosedGate()
+
+TALLY = SentTally()
+"""Frames and bytes broadcasts wrote straight to sockets, per descriptor (process-wide)."""
+
+
+def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
+    """Hand data frames to each of ``pids``, writing straight to every socket it can.
+
+    A pid whose :attr:`~actorsock.core.process.Pid.direct_fd` is open gets
+    the frames in one ``write`` (``writev`` for several) with nothing else
+    looked at; the writes it took whole are counted in :data:`TALLY` after
+    the loop. Anything else (a busy or backed-up connection, a write the
+    kernel cut short, a process without a socket) goes the way of
+    :func:`actorsock.core.process.fan_out_frames`. This loop runs once per
+    recipient of every broadcast: each object it touches there costs a
+    cache miss, because the kernel's work on the previous sockets has
+    evicted it.
+
+    Returns:
+        How many frames were written or queued, summed over ``pids``.
+    """
+    if len(frames) == 1:
+        data: bytes | list[bytes] = frames[0].data
+        write: Callable[[int, Any], int] = os.write
+        size = len(frames[0].data)
+    else:
+        data = [prepared.data for prepared in frames]
+        write = os.writev
+        size = sum(map(len, data))
+        if len(frames) > _WRITEV_BATCH:  # more than one writev takes
+            return fan_out_through_sinks(pids, frames)
+    whole: list[int] = []
+    taken = 0
+    for pid in pids:
+        fd = pid.direct_fd
+        if fd < 0:
+            taken += fan_out_through_sinks([pid], frames)
+            continue
+        try:
+            written = write(fd, data)
+        except OSError:  # full (or broken: the stream finds out and says so)
+            written = 0
+        if written == size:
+            whole.append(fd)
+            continue
+        pid.direct_fd = -1
+        sink = pid.frame_sink
+        assert isinstance(sink, ConnectionStream)
+        taken += sink.take_written(frames, written)
+    if whole:
+        TALLY.add(whole, len(frames), size)
+    return taken + len(whole) * len(frames)
 
 
 class ConnectionStream(trio.abc.Stream):
@@ -65,17 +129,25 @@ class ConnectionStream(trio.abc.Stream):
         queue: The connection's send queue.
         on_trouble: Called (synchronously) when the queue overflows or the
             socket breaks, so the connection can react.
+        gate: Open (``gate.waiting``) while broadcasts may write to this
+            stream past its connection's mailbox (see
+            :class:`~actorsock.core.process.FrameSink`); closed by default.
 
     Attributes:
         broken: The error that made the socket unwritable, or None.
         data_open: True while data frames may be sent: from the upgrade to
             the first close frame either way (set by the WebSocket layer).
             :meth:`offer` and :meth:`offer_frames` refuse frames otherwise.
+        lane: The pid whose :attr:`~actorsock.core.process.Pid.direct_fd`
+            this stream opens (:meth:`open_lane`) and closes whenever
+            something would make a direct write come out of order: bytes
+            queued, the socket broken, data closed, the stream closed.
     """
 
     # Slots: one per connection, read once per recipient of a broadcast.
     __slots__ = (
         "_at_eof",
+        "_data_open",
         "_drained",
         "_fd",
         "_flush_lock",
@@ -88,7 +160,8 @@ class ConnectionStream(trio.abc.Stream):
         "_shortcut",
         "_spawn",
         "broken",
-        "data_open",
+        "gate",
+        "lane",
         "queue",
         "transport_stream",
     )
@@ -99,14 +172,19 @@ class ConnectionStream(trio.abc.Stream):
         prefix: bytes,
         queue: SendQueue,
         on_trouble: Callable[[], None],
+        gate: Gate = _CLOSED,
     ) -> None:
         self.transport_stream = stream
+        self.gate = gate
+        self.lane: Pid | None = None
         self.queue = queue
         self.broken: BaseException | None = None
-        self.data_open = False
+        self._data_open = False
         self._prefix = prefix
         self._on_trouble = on_trouble
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
+        if self._fd >= 0:
+            TALLY.open(self._fd)
         self._flush_lock = trio.Lock()
         self._flusher_running = False
         self._spawn: Callable[..., Any] | None = None
@@ -118,6 +196,49 @@ class ConnectionStream(trio.abc.Stream):
         self._shortcut: Callable[[bytes], bool] | None = None
         self._read_error: OSError | None = None
         self._at_eof = False
+
+    @property
+    def data_open(self) -> bool:
+        return self._data_open
+
+    @data_open.setter
+    def data_open(self, value: bool) -> None:
+        if not value:
+            self._close_lane()
+        self._data_open = value
+
+    @property
+    def sent_frames(self) -> int:
+        """Data frames accepted: queued, or written at once here or by a broadcast."""
+        return self.queue.accepted + (TALLY.get(self._fd)[0] if self._fd >= 0 else 0)
+
+    @property
+    def sent_bytes(self) -> int:
+        """Bytes written to the socket, here or by a broadcast."""
+        return self.queue.sent_bytes + (TALLY.get(self._fd)[1] if self._fd >= 0 else 0)
+
+    def open_lane(self) -> None:
+        """Let broadcasts write to the socket past this stream (see :attr:`lane`).
+
+        Call it only when nothing sent to the connection earlier is still
+        pending anywhere (the connection is about to park on an empty
+        mailbox). A no-op unless the stream could take a frame now.
+        """
+        lane = self.lane
+        if (
+            lane is not None
+            and self._fd >= 0
+            and self._data_open
+            and self.broken is None
+            and not self.queue
+            and not self._flusher_running
+        ):
+            lane.direct_fd = self._fd
+
+    def _close_lane(self) -> None:
+        lane = self.lane
+        if lane is not None:
+            lane.direct_fd = -1
 
     def attach(self, nursery: trio.Nursery) -> None:
         """Let the stream start its flusher task in ``nursery`` when needed."""
@@ -241,7 +362,7 @@ class ConnectionStream(trio.abc.Stream):
         Never blocks and never yields. Returns False if the frame was refused
         (data closed, socket broken, or the send policy refused it).
         """
-        if self.broken is not None or not self.data_open:
+        if self.broken is not None or not self._data_open:
             return False
         queue = self.queue
         if self._fd >= 0 and not queue.queued_bytes and not self._flusher_running:
@@ -259,6 +380,7 @@ class ConnectionStream(trio.abc.Stream):
                 queue.accepted += 1
                 return True
             if written:
+                self._close_lane()
                 queue.push_started(data, written, key)
                 self._write_or_defer()
                 return True
@@ -275,33 +397,57 @@ class ConnectionStream(trio.abc.Stream):
         if len(frames) == 1:
             prepared = frames[0]
             return 1 if self.offer(prepared.data, prepared.key) else 0
-        if self.broken is not None or not self.data_open:
+        if self.broken is not None or not self._data_open:
             return 0
-        queue = self.queue
-        taken = 0
-        if self._fd >= 0 and not queue.queued_bytes and not self._flusher_running:
+        written = 0
+        if self._fd >= 0 and not self.queue.queued_bytes and not self._flusher_running:
             # offer()'s fast path with writev; offer() keeps its own copy
             # because it runs once per recipient of every broadcast.
-            batch = [prepared.data for prepared in frames[:_WRITEV_BATCH]]
             try:
-                written = os.writev(self._fd, batch)
+                written = os.writev(
+                    self._fd, [prepared.data for prepared in frames[:_WRITEV_BATCH]]
+                )
             except BlockingIOError:
-                written = 0
+                pass
             except OSError as exc:
                 self._break(exc)
                 return 0
-            for prepared in frames:
-                size = len(prepared.data)
-                if written < size:
-                    break
-                written -= size
-                queue.sent_bytes += size
-                queue.accepted += 1
-                taken += 1
-            if written:
-                prepared = frames[taken]
-                queue.push_started(prepared.data, written, prepared.key)
-                taken += 1
+        return self._settle(frames, written)
+
+    def take_written(self, frames: Sequence[PreparedFrame], written: int) -> int:
+        """Take frames whose first ``written`` bytes a broadcast wrote to the socket.
+
+        For a write made through :attr:`lane` that the kernel did not take
+        whole: the frames written count as sent, the one cut short goes on
+        from where it stopped, the rest are queued (or written, when none
+        was written at all).
+
+        Returns:
+            How many frames were accepted.
+        """
+        self._close_lane()
+        if not written:
+            return self.offer_frames(frames)
+        return self._settle(frames, written)
+
+    def _settle(self, frames: Sequence[PreparedFrame], written: int) -> int:
+        """Count the frames ``written`` covers, resume the one it cut, queue the rest."""
+        queue = self.queue
+        taken = 0
+        for prepared in frames:
+            size = len(prepared.data)
+            if written < size:
+                break
+            written -= size
+            queue.sent_bytes += size
+            queue.accepted += 1
+            taken += 1
+        if written:
+            self._close_lane()
+            prepared = frames[taken]
+            queue.push_started(prepared.data, written, prepared.key)
+            taken += 1
+            self._write_or_defer()
         for prepared in frames[taken:]:
             if self._queue(prepared.data, prepared.key):
                 taken += 1
@@ -309,6 +455,7 @@ class ConnectionStream(trio.abc.Stream):
 
     def _queue(self, data: bytes, key: Hashable | None) -> bool:
         """Queue a frame behind others through the send policy, then write what fits."""
+        self._close_lane()
         accepted = self.queue.push(data, key)
         if self.queue.overflowed:
             self._on_trouble()
@@ -341,6 +488,7 @@ class ConnectionStream(trio.abc.Stream):
                 return
 
     def _break(self, exc: BaseException) -> None:
+        self._close_lane()
         if self.broken is None:
             self.broken = exc
             self._on_trouble()
@@ -353,6 +501,8 @@ class ConnectionStream(trio.abc.Stream):
             self._break(exc)
         finally:
             self._flusher_running = False
+        if self.gate.waiting:
+            self.open_lane()  # caught up while the connection stayed parked
 
     async def _drain(self, pending: Callable[[], bool]) -> None:
         """Write until ``pending()`` is false; hold ``_flush_lock`` while calling."""
@@ -384,6 +534,8 @@ class ConnectionStream(trio.abc.Stream):
             raise trio.BrokenResourceError("send queue overflow")
         if self._fd >= 0 and not self._flusher_running:
             self._write_now()
+        if queue:
+            self._close_lane()
         if queue.is_pending(ticket):
             async with self._flush_lock:
                 await self._drain(lambda: queue.is_pending(ticket))
@@ -399,6 +551,11 @@ class ConnectionStream(trio.abc.Stream):
         # Forget the descriptor first: once closed, its number may be reused
         # by another connection, and the fast paths must not touch it.
         fd, self._fd = self._fd, -1
+        self.data_open = False  # closes the lane too
+        if fd >= 0:
+            frames, sent = TALLY.close(fd)
+            self.queue.accepted += frames
+            self.queue.sent_bytes += sent
         if self._hub is not None and fd >= 0:
             self._hub.unregister(fd)
         await self.transport_stream.aclose()

@@ -4,19 +4,24 @@ from actorsock.core.deliveries import DeliveryQueue, Pacer
 
 
 class Recorder:
-    """A ``deliver`` that notes (target, item) pairs and each call's batch."""
+    """A ``deliver`` that notes each call's targets, each target's batch and what arrived."""
 
     def __init__(self, refuse=(), calls=None):
         self.seen = []
+        self.runs = []
         self.calls = [] if calls is None else calls
         self.refuse = set(refuse)
 
-    def __call__(self, target, items):
-        self.calls.append((target, list(items)))
-        if target in self.refuse:
-            return 0
-        self.seen.extend(target if item == "x" else (target, item) for item in items)
-        return len(items)
+    def __call__(self, targets, items):
+        self.runs.append(list(targets))
+        taken = 0
+        for target in targets:
+            self.calls.append((target, list(items)))
+            if target in self.refuse:
+                continue
+            self.seen.extend(target if item == "x" else (target, item) for item in items)
+            taken += len(items)
+        return taken
 
 
 def test_a_small_fan_out_is_made_at_once():
@@ -24,6 +29,17 @@ def test_a_small_fan_out_is_made_at_once():
     assert queue.dispatch(range(4), "x", got) == 4
     assert got.seen == [0, 1, 2, 3]
     assert queue.pending == 0 and queue.deferred == 0
+
+
+def test_each_slice_is_one_call_with_its_run_of_targets():
+    queue, got = DeliveryQueue(slice_size=3), Recorder()
+    queue.dispatch(range(7), "x", got)
+    while queue.run():
+        pass
+    assert got.runs == [[0, 1, 2], [3, 4, 5], [6]]
+    queue.add(["a", "b"], "x", got)
+    queue.add(["c"], "x", got)
+    assert queue.run(10) == 3 and got.runs[3:] == [["a", "b"], ["c"]]
 
 
 def test_a_large_fan_out_makes_one_slice_now_and_the_rest_a_slice_at_a_time():
@@ -87,11 +103,12 @@ def test_a_delivery_that_publishes_again_goes_behind_the_queue():
     queue = DeliveryQueue(slice_size=2)
     seen = []
 
-    def deliver(target, items):
-        seen.append(target)
-        if target == "x2":
-            queue.dispatch(["echo"], "x", deliver)
-        return len(items)
+    def deliver(targets, items):
+        for target in targets:
+            seen.append(target)
+            if target == "x2":
+                queue.dispatch(["echo"], "x", deliver)
+        return len(targets) * len(items)
 
     queue.dispatch(["x1", "x2", "x3", "x4"], "x", deliver)
     while queue.run():

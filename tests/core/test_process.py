@@ -5,9 +5,9 @@ import pytest
 from actorsock.core.process import (
     Down,
     Pid,
-    deliver_messages,
     demonitor,
     exit_process,
+    fan_out_messages,
     monitor,
     reset_current_pid,
     self_pid,
@@ -105,7 +105,7 @@ def test_self_pid_inside_and_outside(node):
 
 def test_send_queues_behind_a_fan_out_still_being_delivered(node):
     a, b = node.spawn(), node.spawn()
-    node.deliveries.add([a, b], "broadcast", deliver_messages)
+    node.deliveries.add([a, b], "broadcast", fan_out_messages)
     assert send(b, "after") is True
     assert not b.mailbox
     while node.deliveries.run():

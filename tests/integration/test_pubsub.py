@@ -24,6 +24,7 @@ from actorsock import (
     subscribe,
     subscriber_count,
 )
+from actorsock.core.sent_tally import SentTally
 from actorsock.runtime.node import current_node
 from actorsock.testing import open_test_server
 
@@ -90,6 +91,52 @@ async def test_broadcast_frame_reaches_trio_websocket_and_websockets_clients():
         assert result == [(None, "frame one", "info:message two")]
         assert await ws.get_message() == "frame one"
         assert await ws.get_message() == "info:message two"
+
+
+async def test_idle_subscribers_get_a_broadcast_through_their_lanes(monkeypatch):
+    """Parked connections are written to by descriptor; counts reach statistics."""
+    topic = f"t{next(_topics)}"
+    app = App(routes={"/sub": subscriber(topic)})
+    counted = []
+    real_add = SentTally.add
+
+    def add(tally, fds, frames, size):
+        counted.append((len(fds), frames, size))
+        real_add(tally, fds, frames, size)
+
+    monkeypatch.setattr(SentTally, "add", add)
+    async with open_test_server(app) as server, contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(server.connect("/sub")) for _ in range(4)]
+        for ws in clients:
+            assert await ws.get_message() == "subscribed"
+        url = server.url("/sub")
+
+        def websockets_client(token, ready):
+            with sync_connect(url) as client:
+                assert client.recv(timeout=5) == "subscribed"
+                trio.from_thread.run_sync(ready.set, trio_token=token)
+                return client.recv(timeout=5)
+
+        async with trio.open_nursery() as nursery:
+            result = []
+            ready = trio.Event()
+
+            async def run_thread():
+                token = trio.lowlevel.current_trio_token()
+                result.append(await trio.to_thread.run_sync(websockets_client, token, ready))
+
+            nursery.start_soon(run_thread)
+            await ready.wait()
+            await wait_for(lambda: subscriber_count(topic) == 5)
+            await trio.testing.wait_all_tasks_blocked()  # every connection parked
+            before = app.statistics().messages_out
+            assert broadcast_frame(topic, Text("by descriptor")) == 5
+        assert result == ["by descriptor"]
+        for ws in clients:
+            assert await ws.get_message() == "by descriptor"
+        assert counted == [(5, 1, len(b"\x81\x0dby descriptor"))]
+        assert app.statistics().messages_out - before == 5
+        assert all(c.messages_out == 2 for c in app.connection_statistics())
 
 
 async def test_broadcast_from_skips_the_sender():

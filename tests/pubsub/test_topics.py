@@ -6,6 +6,7 @@ from actorsock.codecs import JSON, MSGPACK
 from actorsock.core.frames import Binary, Text
 from actorsock.core.process import exit_process, send, set_current_pid
 from actorsock.core.reasons import Normal
+from actorsock.core.wire import PreparedFrame
 from actorsock.errors import NotInActorError
 from actorsock.pubsub import PubSub
 
@@ -67,34 +68,69 @@ def test_broadcast_and_broadcast_from(ps, node):
     assert node.wakes[b] == 2
 
 
+class Gate:
+    waiting = True
+
+
+class FakeSink:
+    """A FrameSink that records what it is offered: (bytes, key) pairs."""
+
+    def __init__(self, gate=None):
+        self.gate = gate or Gate()
+        self.offered = []
+
+    def offer(self, data, key=None):
+        self.offered.append((data, key))
+        return True
+
+    def offer_frames(self, frames):
+        self.offered.extend((prepared.data, prepared.key) for prepared in frames)
+        return len(frames)
+
+
 def test_direct_frames_go_to_the_sink_and_are_encoded_once_per_codec(ps, node):
-    sinks: dict = {}
-    pids = []
+    sinks = []
     for i in range(6):
         pid = node.spawn()
-        sinks[pid] = received = []
-        pid.frame_sink = lambda frames, received=received: received.extend(frames) or len(frames)
+        pid.frame_sink = FakeSink()
+        sinks.append(pid.frame_sink)
         ps.subscribe("metrics", pid, codec=MSGPACK if i % 2 else None)
-        pids.append(pid)
     assert ps.broadcast_frame("metrics", {"cpu": 3}) == 6
-    frames = [sinks[pid][0] for pid in pids]
+    offered = [sink.offered[0] for sink in sinks]
     assert ps.statistics().encodings == 2
-    assert frames[0] is frames[2] is frames[4]  # the same bytes object for every JSON client
-    assert frames[0].frame == JSON.encode({"cpu": 3})
-    assert frames[1].frame == MSGPACK.encode({"cpu": 3})
-    assert frames[1].data.startswith(b"\x82")  # FIN + binary opcode
-    assert frames[0].key == "metrics"
+    assert offered[0][0] is offered[2][0] is offered[4][0]  # one bytes object for JSON clients
+    assert offered[1][0] is offered[3][0] is offered[5][0]
+    assert offered[0][0] == PreparedFrame(JSON.encode({"cpu": 3})).data
+    assert offered[1][0] == PreparedFrame(MSGPACK.encode({"cpu": 3})).data
+    assert offered[1][0].startswith(b"\x82")  # FIN + binary opcode
+    assert offered[0][1] == "metrics"
 
 
 def test_a_ready_frame_is_built_once_whatever_the_codecs(ps, node):
-    seen = []
+    sinks = []
     for codec in (JSON, MSGPACK, None):
         pid = node.spawn()
-        pid.frame_sink = lambda frames: seen.extend(frames) or len(frames)
+        pid.frame_sink = FakeSink()
+        sinks.append(pid.frame_sink)
         ps.subscribe("t", pid, codec=codec)
     assert ps.broadcast_frame("t", Binary(b"\x00\x01"), key="k") == 3
     assert ps.statistics().encodings == 1
-    assert len({id(p) for p in seen}) == 1 and seen[0].key == "k"
+    seen = [sink.offered[0] for sink in sinks]
+    assert len({id(data) for data, _ in seen}) == 1 and seen[0][1] == "k"
+
+
+def test_a_busy_connection_gets_direct_frames_in_its_mailbox(ps, node):
+    class Shut:
+        waiting = False
+
+    busy, parked = node.spawn(), node.spawn()
+    busy.frame_sink, parked.frame_sink = FakeSink(Shut()), FakeSink()
+    for pid in (busy, parked):
+        ps.subscribe("t", pid)
+    assert ps.broadcast_frame("t", Text("hi")) == 2
+    assert parked.frame_sink.offered == [(PreparedFrame(Text("hi")).data, "t")]
+    assert busy.frame_sink.offered == []
+    assert [prepared.frame for prepared in drain(busy)] == [Text("hi")]
 
 
 def test_direct_frames_reach_plain_processes_as_messages(ps, node):

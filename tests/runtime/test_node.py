@@ -5,7 +5,7 @@ import itertools
 import trio
 
 from actorsock.core.mailbox import Mailbox
-from actorsock.core.process import deliver_messages
+from actorsock.core.process import fan_out_messages
 from actorsock.runtime.node import current_node
 
 
@@ -42,7 +42,7 @@ async def yields_until_delivered(quiet: float) -> list[int]:
     deliveries.slice_size = 2
     deliveries.pacer.quiet = quiet
     pids = [node.spawn(Mailbox(8), lambda: None) for _ in range(40)]
-    deliveries.dispatch(pids, "m", deliver_messages)
+    deliveries.dispatch(pids, "m", fan_out_messages)
     waiting = []
     with trio.fail_after(5):
         while deliveries.pending:
