@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Down",
     "FrameSink",
+    "Gate",
     "MonitorRef",
     "Node",
     "Pid",

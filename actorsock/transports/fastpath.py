@@ -18,6 +18,12 @@ response, pongs, close) or the data frames actorsock builds itself (see
   its close handshake and error handling work as before.
 * a TLS stream cannot be written synchronously; there the flusher does all
   the writing through ``SSLStream.send_all``.
+* broadcasts (:func:`fan_out_frames`) write to a parked connection through
+  its pid's *lane* (:attr:`~actorsock.core.process.Pid.direct_fd`), which
+  :meth:`ConnectionStream.open_lane` opens only while a frame could be
+  written at once and which closes as soon as anything is queued, the
+  socket breaks or data closes; writes made that way are counted in
+  :data:`TALLY`.
 * reading (trio-websocket's reader task calls :meth:`ConnectionStream.receive_some`)
   waits on the run's :class:`~actorsock.transports.readiness.ReadinessHub`
   rather than trio's one-shot ``wait_readable``, and only after a read

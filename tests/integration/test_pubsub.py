@@ -57,6 +57,39 @@ def subscriber(topic: str, **attributes):
     return Subscriber
 
 
+@contextlib.asynccontextmanager
+async def mixed_subscribers(server, topic, count, receive):
+    """``count`` trio-websocket clients and one ``websockets`` client (in a thread) on /sub.
+
+    Yields ``(clients, results)`` once all are subscribed to ``topic``. The
+    thread calls ``receive(client)`` and appends what it returns to
+    ``results``, which is complete when the block has ended.
+    """
+    url = server.url("/sub")
+    ready = trio.Event()
+    results = []
+
+    def websockets_client(token):
+        with sync_connect(url) as client:
+            assert client.recv(timeout=5) == "subscribed"
+            trio.from_thread.run_sync(ready.set, trio_token=token)
+            return receive(client)
+
+    async def run_thread():
+        token = trio.lowlevel.current_trio_token()
+        results.append(await trio.to_thread.run_sync(websockets_client, token))
+
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(server.connect("/sub")) for _ in range(count)]
+        for ws in clients:
+            assert await ws.get_message() == "subscribed"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_thread)
+            await ready.wait()
+            await wait_for(lambda: subscriber_count(topic) == count + 1)
+            yield clients, results
+
+
 async def test_broadcast_frame_reaches_trio_websocket_and_websockets_clients():
     topic = f"t{next(_topics)}"
     async with (
@@ -105,38 +138,22 @@ async def test_idle_subscribers_get_a_broadcast_through_their_lanes(monkeypatch)
         real_add(tally, fds, frames, size)
 
     monkeypatch.setattr(SentTally, "add", add)
-    async with open_test_server(app) as server, contextlib.AsyncExitStack() as stack:
-        clients = [await stack.enter_async_context(server.connect("/sub")) for _ in range(4)]
-        for ws in clients:
-            assert await ws.get_message() == "subscribed"
-        url = server.url("/sub")
-
-        def websockets_client(token, ready):
-            with sync_connect(url) as client:
-                assert client.recv(timeout=5) == "subscribed"
-                trio.from_thread.run_sync(ready.set, trio_token=token)
-                return client.recv(timeout=5)
-
-        async with trio.open_nursery() as nursery:
-            result = []
-            ready = trio.Event()
-
-            async def run_thread():
-                token = trio.lowlevel.current_trio_token()
-                result.append(await trio.to_thread.run_sync(websockets_client, token, ready))
-
-            nursery.start_soon(run_thread)
-            await ready.wait()
-            await wait_for(lambda: subscriber_count(topic) == 5)
-            await trio.testing.wait_all_tasks_blocked()  # every connection parked
-            before = app.statistics().messages_out
-            assert broadcast_frame(topic, Text("by descriptor")) == 5
-        assert result == ["by descriptor"]
+    async with (
+        open_test_server(app) as server,
+        mixed_subscribers(server, topic, 4, lambda client: client.recv(timeout=5)) as (
+            clients,
+            results,
+        ),
+    ):
+        await trio.testing.wait_all_tasks_blocked()  # every connection parked
+        before = app.statistics().messages_out
+        assert broadcast_frame(topic, Text("by descriptor")) == 5
         for ws in clients:
             assert await ws.get_message() == "by descriptor"
         assert counted == [(5, 1, len(b"\x81\x0dby descriptor"))]
         assert app.statistics().messages_out - before == 5
         assert all(c.messages_out == 2 for c in app.connection_statistics())
+    assert results == ["by descriptor"]
 
 
 async def test_broadcast_from_skips_the_sender():
@@ -277,40 +294,20 @@ async def test_frames_published_faster_than_a_fan_out_arrive_batched_whole_and_i
     expected = [f"frame:{i}" for i in range(60)] + [f'{{"n":{i}}}' for i in range(60)]
     async with (
         open_test_server(App(routes={"/sub": subscriber(topic)})) as server,
-        contextlib.AsyncExitStack() as stack,
+        mixed_subscribers(
+            server, topic, 5, lambda client: [client.recv(timeout=10) for _ in expected]
+        ) as (clients, results),
     ):
-        clients = [await stack.enter_async_context(server.connect("/sub")) for _ in range(5)]
+        encodings = default_pubsub.statistics().encodings
+        # No checkpoint in between: each publication after the first
+        # queues behind the fan-outs before it, ready frames first, then
+        # values encoded per codec (two kinds that never share a batch).
+        for i in range(60):
+            assert broadcast_frame(topic, Text(f"frame:{i}")) == 6
+        for i in range(60):
+            assert broadcast_frame(topic, {"n": i}) == 6
+        assert default_pubsub.statistics().batched >= 100
         for ws in clients:
-            assert await ws.get_message() == "subscribed"
-        url = server.url("/sub")
-
-        def websockets_client(token, ready):
-            with sync_connect(url) as client:
-                assert client.recv(timeout=5) == "subscribed"
-                trio.from_thread.run_sync(ready.set, trio_token=token)
-                return [client.recv(timeout=10) for _ in expected]
-
-        async with trio.open_nursery() as nursery:
-            result = []
-
-            async def run_thread(ready):
-                token = trio.lowlevel.current_trio_token()
-                result.append(await trio.to_thread.run_sync(websockets_client, token, ready))
-
-            ready = trio.Event()
-            nursery.start_soon(run_thread, ready)
-            await ready.wait()
-            await wait_for(lambda: subscriber_count(topic) == 6)
-            encodings = default_pubsub.statistics().encodings
-            # No checkpoint in between: each publication after the first
-            # queues behind the fan-outs before it, ready frames first, then
-            # values encoded per codec (two kinds that never share a batch).
-            for i in range(60):
-                assert broadcast_frame(topic, Text(f"frame:{i}")) == 6
-            for i in range(60):
-                assert broadcast_frame(topic, {"n": i}) == 6
-            assert default_pubsub.statistics().batched >= 100
-            for ws in clients:
-                assert [await ws.get_message() for _ in expected] == expected
-        assert result == [expected]
-        assert default_pubsub.statistics().encodings - encodings == 60 + 60
+            assert [await ws.get_message() for _ in expected] == expected
+    assert results == [expected]
+    assert default_pubsub.statistics().encodings - encodings == 60 + 60
