@@ -81,12 +81,15 @@ class LaneWaker(Waker):
         super().__init__()
         self.lane: Pid | None = None
 
+    # Waker's methods called directly, not through super(): wake() runs for
+    # every message and client frame a connection gets.
+
     def wake(self) -> None:
         if self.lane is not None:
             self.lane.direct_fd = -1
-        super().wake()
+        Waker.wake(self)
 
     def _abort(self, raise_cancel: object) -> trio.lowlevel.Abort:
         if self.lane is not None:
             self.lane.direct_fd = -1
-        return super()._abort(raise_cancel)
+        return Waker._abort(self, raise_cancel)

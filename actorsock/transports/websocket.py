@@ -255,7 +255,7 @@ class ServerWebSocket(WebSocketConnection):
         messages = decode_client_messages(data)
         if messages is None:
             return False
-        if any(len(message) > self._max_message_size for message in messages):
+        if max(map(len, messages), default=0) > self._max_message_size:
             return False  # the library answers 1009
         # Without room (or behind the channel), the reader's own path: it
         # waits for room, which is the backpressure.
