@@ -30,18 +30,24 @@ from typing import Any
 import trio
 
 from .config import Config
+from .core.admission import Admission, AdmissionStatistics
 from .core.handler import Actor, Handler
 from .core.process import Pid
 from .core.request import Request, Response
 from .core.routes import Router
 from .logging import configure_logging, get_logger
 from .runtime.connection import ConnectionOptions, run_connection
-from .runtime.connections import ConnectionSupervisor
+from .runtime.connections import (
+    DESCRIPTOR_RESERVE,
+    ConnectionSupervisor,
+    descriptor_limit,
+    max_connections_for,
+)
 from .runtime.node import current_node
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
 from .transports.front import Front, HttpEndpoint
-from .transports.listener import bound_ports, make_ssl_context, open_listeners
+from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
 
 __all__ = ["App"]
 
@@ -121,7 +127,17 @@ class App:
         options = ConnectionOptions(
             **dataclasses.asdict(ws), handshake_timeout=server.handshake_timeout
         )
-        connections = ConnectionSupervisor(server.max_connections, server.drain_timeout)
+        fd_limit = descriptor_limit()
+        max_connections = max_connections_for(server.max_connections, fd_limit)
+        if max_connections > fd_limit - DESCRIPTOR_RESERVE:
+            self._log.warning(
+                "server.max_connections is above what the descriptor limit allows",
+                max_connections=max_connections,
+                descriptor_limit=fd_limit,
+                hint="raise the limit (ulimit -n) or lower server.max_connections",
+            )
+        admission = Admission(max_connections, server.max_handshakes)
+        connections = ConnectionSupervisor(admission, server.drain_timeout)
         self._connections = connections
 
         # A partial, not a wrapper coroutine: one frame less held per connection.
@@ -138,7 +154,7 @@ class App:
             ws_routes=self.ws_routes,
             http_routes=self.http_routes,
             on_websocket=on_websocket,
-            admit=connections.admit,
+            admission=admission,
             allowed_origins=server.allowed_origins,
             handshake_timeout=server.handshake_timeout,
             max_head_size=server.max_head_size,
@@ -154,7 +170,9 @@ class App:
             self.ports = bound_ports(listeners)
             port = self.ports[0]  # a restarted listener keeps the port it got
             task_status.started(self.ports)
-            await trio.serve_listeners(front.handle, listeners, handler_nursery=connections.nursery)
+            await serve_listeners(
+                front.handle, listeners, handler_nursery=connections.nursery, log=self._log
+            )
 
         workers = Supervisor(self.children, name="workers")
         root = Supervisor(
@@ -171,15 +189,18 @@ class App:
             name=self.name,
         )
         self._root = root
-        scheme = "wss" if ssl_context else "ws"
+        secure = ssl_context is not None
 
         def started(_: object = None) -> None:
+            base = _base_url(server.host, self.ports[0], secure)
             self._log.info(
                 "listening",
-                host=server.host,
+                url=f"{base}/",
                 ports=self.ports,
-                scheme=scheme,
-                routes=self.ws_routes.patterns(),
+                websocket_routes=[_ws_url(base) + route for route in self.ws_routes.patterns()],
+                http_routes=self.http_routes.patterns(),
+                max_connections=max_connections,
+                descriptor_limit=fd_limit,
             )
             task_status.started(self.ports)
 
@@ -245,9 +266,25 @@ class App:
         body = json.dumps({"status": "ok", "connections": self._counters.connections})
         return Response(200, body + "\n", content_type="application/json")
 
+    def admission_statistics(self) -> AdmissionStatistics | None:
+        """Connection slots, handshakes waiting, evictions and refusals (None before serving)."""
+        return self._connections.admission.statistics() if self._connections else None
+
     def __repr__(self) -> str:
         routes: Mapping[str, Any] = {
             "ws": self.ws_routes.patterns(),
             "http": self.http_routes.patterns(),
         }
         return f"<App {self.name} {routes}>"
+
+
+def _base_url(host: str, port: int, secure: bool) -> str:
+    """The URL a person opens for ``host:port`` (a wildcard host reads as loopback)."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"{'https' if secure else 'http'}://{shown}:{port}"
+
+
+def _ws_url(base: str) -> str:
+    return "ws" + base.removeprefix("http")

@@ -5,16 +5,20 @@ Every option has a dotted name, ``section.key``. The file is TOML
 environment variable is ``ACTORSOCK_<SECTION>_<KEY>`` in capitals (for example
 ``ACTORSOCK_SERVER_PORT=9000``); the command line passes explicit values.
 
-A value of the wrong type, out of range, or an unknown key raises
+A value of the wrong type, out of range, or an unknown key in a file raises
 :class:`~actorsock.errors.ConfigError` naming the key and its source; the CLI
-prints it and exits with status 2.
+prints it and exits with status 2. An environment variable that starts with
+``ACTORSOCK_`` but names no option is only warned about (once, with the
+closest option): deployments set such variables for their own scripts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +26,21 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["Config", "LogConfig", "ServerConfig", "WebSocketConfig", "load_config"]
+__all__ = [
+    "Config",
+    "ConfigWarning",
+    "LogConfig",
+    "ServerConfig",
+    "WebSocketConfig",
+    "load_config",
+]
 
 ENV_PREFIX = "ACTORSOCK_"
 ENV_CONFIG_FILE = "ACTORSOCK_CONFIG"
+
+
+class ConfigWarning(UserWarning):
+    """A configuration source says something actorsock ignores (see :func:`load_config`)."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +49,9 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    max_connections: int = 10000
+    max_connections: int = 0
+    max_handshakes: int = 1024
+    max_incomplete_bytes: int = 256 << 20
     handshake_timeout: float = 10.0
     drain_timeout: float = 10.0
     max_head_size: int = 16384
@@ -102,7 +119,9 @@ def _not_negative(value: float) -> str | None:
 # Extra checks beyond the type of each option.
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "server.port": _port,
-    "server.max_connections": _positive,
+    "server.max_connections": _not_negative,
+    "server.max_handshakes": _positive,
+    "server.max_incomplete_bytes": _positive,
     "server.handshake_timeout": _positive,
     "server.drain_timeout": _not_negative,
     "server.max_head_size": _positive,
@@ -181,13 +200,15 @@ def _apply(
     return dataclasses.replace(config, **changes)
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path, named_by: str) -> dict[str, Any]:
     source = str(path)
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError("--config", source, "file not found") from None
+        raise ConfigError(named_by, source, "file not found") from None
+    except OSError as exc:
+        raise ConfigError(named_by, source, f"cannot read the file: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("(syntax)", source, str(exc)) from None
     flat: dict[str, Any] = {}
@@ -199,16 +220,29 @@ def _read_file(path: Path) -> dict[str, Any]:
     return flat
 
 
-def _read_env(env: Mapping[str, str], types: Mapping[str, type]) -> dict[str, str]:
-    by_name = {ENV_PREFIX + key.replace(".", "_").upper(): key for key in types}
+def _env_name(key: str) -> str:
+    return ENV_PREFIX + key.replace(".", "_").upper()
+
+
+def _read_env(
+    env: Mapping[str, str], types: Mapping[str, type], warn: Callable[[str], None]
+) -> dict[str, str]:
+    by_name = {_env_name(key): key for key in types}
     values: dict[str, str] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
             continue
         if name not in by_name:
-            raise ConfigError(name, "environment", "unknown actorsock variable")
+            closest = difflib.get_close_matches(name, [*by_name, ENV_CONFIG_FILE], n=1)
+            hint = f"; did you mean {closest[0]}?" if closest else ""
+            warn(f"ignoring environment variable {name}: it is not an actorsock option{hint}")
+            continue
         values[by_name[name]] = value
     return values
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, ConfigWarning, stacklevel=3)
 
 
 def load_config(
@@ -216,6 +250,7 @@ def load_config(
     *,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    warn: Callable[[str], None] = _warn,
 ) -> Config:
     """Build the configuration from every source, in precedence order.
 
@@ -224,19 +259,24 @@ def load_config(
         env: The environment (``os.environ`` by default).
         overrides: Dotted keys from the command line, such as ``{"server.port": 0}``;
             None values are ignored.
+        warn: Told, once each, about what is ignored (an ``ACTORSOCK_``
+            variable that is no option); by default a :class:`ConfigWarning`.
 
     Raises:
-        ConfigError: Naming the key and where it came from.
+        ConfigError: Naming the key and where it came from (for a missing
+            file: ``--config`` or ``ACTORSOCK_CONFIG``, whichever named it).
     """
     env = os.environ if env is None else env
     config = Config()
-    file = path if path is not None else env.get(ENV_CONFIG_FILE)
+    if path is not None:
+        file, named_by = path, "--config"
+    else:
+        file, named_by = env.get(ENV_CONFIG_FILE, ""), ENV_CONFIG_FILE
     if file:
-        config = _apply(config, _read_file(Path(file)), str(file))
+        config = _apply(config, _read_file(Path(file), named_by), str(file))
     types = _option_types(config)
-    for key, value in _read_env(env, types).items():
-        name = ENV_PREFIX + key.replace(".", "_").upper()
-        config = _apply(config, {key: value}, f"environment {name}", from_text=True)
+    for key, value in _read_env(env, types, warn).items():
+        config = _apply(config, {key: value}, f"environment {_env_name(key)}", from_text=True)
     if overrides:
         given = {key: value for key, value in overrides.items() if value is not None}
         config = _apply(config, given, "command line")

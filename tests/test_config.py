@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from actorsock.config import Config, load_config
+from actorsock.config import Config, ConfigWarning, load_config
 from actorsock.errors import ConfigError
 
 SHIPPED = Path(__file__).parent.parent / "config" / "actorsock.toml"
@@ -60,13 +60,35 @@ def test_bad_file_values_name_key_and_file(tmp_path, content, key):
 def test_bad_environment_values():
     with pytest.raises(ConfigError, match="ACTORSOCK_SERVER_PORT"):
         load_config(env={"ACTORSOCK_SERVER_PORT": "x"})
-    with pytest.raises(ConfigError, match="ACTORSOCK_SERVER_PROT"):
-        load_config(env={"ACTORSOCK_SERVER_PROT": "1"})
+
+
+def test_unknown_environment_variables_warn_once_with_the_closest_option():
+    said: list[str] = []
+    env = {"ACTORSOCK_HOME": "/opt/app", "ACTORSOCK_SERVER_PROT": "1", "ACTORSOCK_BIN": "/x"}
+    config = load_config(env=env, warn=said.append)
+    assert config == Config()  # nothing applied, nothing stopped
+    assert len(said) == 3
+    prot = next(line for line in said if "ACTORSOCK_SERVER_PROT" in line)
+    assert "ACTORSOCK_SERVER_PORT" in prot  # the closest option
+    assert any("ACTORSOCK_HOME" in line for line in said)
+
+
+def test_unknown_environment_variable_is_a_config_warning_by_default():
+    with pytest.warns(ConfigWarning, match="ACTORSOCK_HOME"):
+        load_config(env={"ACTORSOCK_HOME": "/opt/app"})
 
 
 def test_missing_file():
-    with pytest.raises(ConfigError, match="file not found"):
+    with pytest.raises(ConfigError, match="file not found") as caught:
         load_config("/nonexistent/actorsock.toml", env={})
+    assert caught.value.key == "--config"
+
+
+def test_missing_file_named_by_the_environment_blames_the_variable():
+    with pytest.raises(ConfigError, match="file not found") as caught:
+        load_config(env={"ACTORSOCK_CONFIG": "/nonexistent/actorsock.toml"})
+    assert caught.value.key == "ACTORSOCK_CONFIG"
+    assert "--config" not in str(caught.value)
 
 
 def test_replace_for_code():

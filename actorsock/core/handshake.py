@@ -1,23 +1,40 @@
-"""Checks on a WebSocket opening handshake (RFC 6455 section 4.2.1), free of I/O.
+"""Checks on an HTTP request head and a WebSocket opening handshake, free of I/O.
 
-The server's front runs these before handing a request to the WebSocket
-layer, so a broken upgrade gets a precise HTTP answer:
+The server's front parses every request head once (with h11) and runs these
+checks before anything else reads it. The WebSocket engine underneath never
+sees the client's bytes: it gets :func:`upgrade_head`, a canonical request
+built from values checked here, so nothing it decodes can fail.
+
+Any request (RFC 9112 section 3.2, RFC 9110 section 7.2):
+
+====================================================  ======  ==================
+request                                                status  extra header
+====================================================  ======  ==================
+``Host`` not ``host[:port]`` in ASCII, or a bad IDNA   400
+====================================================  ======  ==================
+
+A request to a WebSocket route (RFC 6455 section 4.2.1, RFC 9110 section 7.8):
 
 ====================================================  ======  ==================
 request                                                status  extra header
 ====================================================  ======  ==================
 method other than GET                                  405     Allow: GET
 HTTP/1.0                                               400
-no ``Upgrade: websocket`` (a plain request)            426     Upgrade: websocket
+no ``websocket`` in ``Upgrade`` (a plain request)      426     Upgrade: websocket
+``Upgrade`` or ``Connection`` not a token list         400
 ``Connection`` without ``upgrade``                     400
-missing, or not 16 base64 bytes, Sec-WebSocket-Key     400
+no ``Sec-WebSocket-Key``, two, or not 16 base64 bytes  400
+two ``Sec-WebSocket-Version`` fields                   400
 Sec-WebSocket-Version other than 13                    426     Sec-WebSocket-Version: 13
+``Sec-WebSocket-Protocol`` not a token list            400
+``Sec-WebSocket-Extensions`` not printable ASCII       400
 ====================================================  ======  ==================
 """
 
 from __future__ import annotations
 
 import binascii
+import re
 from base64 import b64decode
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +42,24 @@ from urllib.parse import urlsplit
 
 from .request import Request
 
-__all__ = ["HttpError", "check_upgrade", "origin_allowed", "wants_upgrade"]
+__all__ = [
+    "HttpError",
+    "check_request",
+    "check_upgrade",
+    "origin_allowed",
+    "upgrade_head",
+    "valid_host",
+    "wants_upgrade",
+]
+
+# RFC 9110 5.6.2: token = 1*tchar
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 3986 3.2.2 reg-name (unreserved / pct-encoded / sub-delims), and IPv4.
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
+# RFC 3986 IP-literal: IPv6 or IPvFuture, checked loosely for the characters.
+_IP_LITERAL = re.compile(r"\[[0-9A-Za-z:.\-_~!$&'()*+,;=]+\]\Z")
+_PORT = re.compile(r"[0-9]{0,5}\Z")
+_PRINTABLE_ASCII = re.compile(r"[\t\x20-\x7e]*\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +71,67 @@ class HttpError:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+def _list_items(request: Request, name: str) -> list[str]:
+    """The elements of a comma-separated header across all its field lines."""
+    return [
+        item.strip()
+        for value in request.header_all(name)
+        for item in value.split(",")
+        if item.strip()
+    ]
+
+
+def _is_token(value: str) -> bool:
+    return _TOKEN.match(value) is not None
+
+
 def _tokens(request: Request, name: str) -> set[str]:
-    return {
-        token.strip().lower() for value in request.header_all(name) for token in value.split(",")
-    }
+    return {item.lower() for item in _list_items(request, name)}
+
+
+def valid_host(value: str) -> bool:
+    """True if ``value`` is a ``Host`` field value: ``host[:port]`` in ASCII.
+
+    Labels in IDNA's ASCII form (``xn--...``) must decode: an invalid one is
+    not a name any client could have meant.
+    """
+    if not value.isascii():
+        return False
+    if value.startswith("["):
+        host, _, rest = value.partition("]")
+        host += "]"
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:]
+        if _IP_LITERAL.match(host) is None:
+            return False
+    else:
+        host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
+        if _REG_NAME.match(host) is None:
+            return False
+    if _PORT.match(port) is None or (port and int(port) > 65535):
+        return False
+    for label in host.lower().split("."):
+        if label.startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return False
+    return True
+
+
+def check_request(request: Request) -> HttpError | None:
+    """Checks every request must pass, whatever its route.
+
+    h11 already refuses a missing ``Host`` in HTTP/1.1 and a repeated one.
+
+    Returns:
+        None if the head is acceptable, else the error to answer with.
+    """
+    host = request.header("host")
+    if host is not None and host.strip() and not valid_host(host.strip()):
+        return HttpError(400, "invalid Host header")
+    return None
 
 
 def wants_upgrade(request: Request) -> bool:
@@ -58,30 +149,71 @@ def check_upgrade(request: Request) -> HttpError | None:
         return HttpError(405, "a WebSocket handshake must use GET", (("allow", "GET"),))
     if request.http_version != "1.1":
         return HttpError(400, "a WebSocket handshake needs HTTP/1.1")
-    if not wants_upgrade(request):
+    upgrade = _list_items(request, "upgrade")
+    if not all(_is_token(part) for item in upgrade for part in item.split("/", 1)):
+        return HttpError(400, "malformed Upgrade header")
+    if "websocket" not in {item.lower() for item in upgrade}:
         return HttpError(
             426,
             "this route speaks WebSocket only; send an upgrade request",
-            (("upgrade", "websocket"), ("connection", "Upgrade")),
+            (("upgrade", "websocket"), ("connection", "upgrade")),
         )
-    if "upgrade" not in _tokens(request, "connection"):
+    connection = _list_items(request, "connection")
+    if not all(_is_token(item) for item in connection):
+        return HttpError(400, "malformed Connection header")
+    if "upgrade" not in {item.lower() for item in connection}:
         return HttpError(400, "missing 'Connection: Upgrade'")
-    key = request.header("sec-websocket-key")
-    if key is None:
+    keys = request.header_all("sec-websocket-key")
+    if not keys:
         return HttpError(400, "missing Sec-WebSocket-Key")
+    if len(keys) > 1:
+        return HttpError(400, "more than one Sec-WebSocket-Key")
     try:
-        raw_key = b64decode(key.strip(), validate=True)
+        raw_key = b64decode(keys[0].strip().encode("ascii"), validate=True)
     except (binascii.Error, ValueError):
         raw_key = b""
     if len(raw_key) != 16:
         return HttpError(400, "Sec-WebSocket-Key must be 16 bytes in base64")
-    if (request.header("sec-websocket-version") or "").strip() != "13":
+    versions = request.header_all("sec-websocket-version")
+    if len(versions) > 1:
+        return HttpError(400, "more than one Sec-WebSocket-Version")
+    if not versions or versions[0].strip() != "13":
         return HttpError(
             426,
             "unsupported Sec-WebSocket-Version; this server speaks 13",
             (("sec-websocket-version", "13"),),
         )
+    if not all(_is_token(item) for item in _list_items(request, "sec-websocket-protocol")):
+        return HttpError(400, "malformed Sec-WebSocket-Protocol header")
+    if not all(
+        _PRINTABLE_ASCII.match(value) for value in request.header_all("sec-websocket-extensions")
+    ):
+        return HttpError(400, "malformed Sec-WebSocket-Extensions header")
     return None
+
+
+def upgrade_head(request: Request) -> bytes:
+    """The opening handshake to hand the WebSocket engine, in canonical form.
+
+    Built only from values :func:`check_upgrade` accepted (call it first):
+    the key, the offered subprotocols and an ASCII path. Extensions are left
+    out, so none is negotiated.
+    """
+    key = (request.header("sec-websocket-key") or "").strip()
+    lines = [
+        f"GET {request.path or '/'} HTTP/1.1",
+        # The engine keeps its own copy of the host and nothing reads it; the
+        # handler sees the client's in ``request``. A fixed name cannot fail
+        # the engine's IDNA decoding.
+        "Host: localhost",
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key: {key}",
+        "Sec-WebSocket-Version: 13",
+    ]
+    if request.subprotocols:
+        lines.append(f"Sec-WebSocket-Protocol: {', '.join(request.subprotocols)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
 def origin_allowed(request: Request, allowed: Sequence[str]) -> bool:

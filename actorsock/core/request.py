@@ -11,9 +11,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Accept", "Reject", "Request", "Response"]
+__all__ = ["Accept", "Reject", "Request", "Response", "split_target"]
+
+
+def split_target(target: str) -> tuple[str, str] | None:
+    """Split a request target into ``(path, query_string)``.
+
+    Accepts the origin form (``/rooms/1?x=2``) and the absolute form
+    (``http://host:port/rooms/1?x=2``, which RFC 9112 section 3.2.2 says a
+    server must accept); an absolute URI without a path means ``/``.
+
+    Returns:
+        None for any other form (``*``, ``host:port``), which no route serves.
+    """
+    if target.startswith("/"):
+        path, _, query = target.partition("?")
+        return path, query
+    if "://" not in target:
+        return None
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.netloc:
+        return None
+    return parts.path or "/", parts.query
 
 
 @dataclass(frozen=True, slots=True)

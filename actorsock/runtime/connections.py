@@ -2,9 +2,11 @@
 
 Every accepted stream runs as a task in this supervisor's nursery, from the
 first byte of its request to the end of its WebSocket. Connections are never
-restarted (a client reconnects by itself). The supervisor caps how many
-WebSocket connections may be open or upgrading (``max_connections``; the
-front answers 503 beyond it) and drains them on shutdown:
+restarted (a client reconnects by itself). The supervisor owns the
+:class:`~actorsock.core.admission.Admission` that caps how many WebSocket
+connections may be open (``max_connections``; the front answers 503 beyond
+it) and how many streams may wait for their request head
+(``max_handshakes``), and drains the connections on shutdown:
 
 1. stop admitting (new upgrades get 503);
 2. ask every connection to stop: each closes with 1001 and its handler's
@@ -15,30 +17,51 @@ front answers 503 beyond it) and drains them on shutdown:
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Callable
 
 import trio
 
+from ..core.admission import Admission
 from ..core.process import Pid
 from ..core.reasons import Shutdown
 from .stats import ConnectionStatistics
 
-__all__ = ["ConnectionSupervisor"]
+__all__ = ["DESCRIPTOR_RESERVE", "ConnectionSupervisor", "descriptor_limit", "max_connections_for"]
+
+DESCRIPTOR_RESERVE = 100
+"""Descriptors kept free of connections: listeners, logs, epoll, files a
+handler opens, and the handshakes that still get an answer when full."""
+
+# Where the process may open any number of files, a ceiling for the default.
+_UNLIMITED_CEILING = 1 << 20
+
+
+def descriptor_limit() -> int:
+    """The process's soft limit on open file descriptors (``RLIMIT_NOFILE``)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return _UNLIMITED_CEILING if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def max_connections_for(configured: int, limit: int) -> int:
+    """The connection cap in force: ``configured``, or when 0 the descriptor
+    ``limit`` less :data:`DESCRIPTOR_RESERVE` (at least 1)."""
+    if configured:
+        return configured
+    return max(1, min(limit, _UNLIMITED_CEILING) - DESCRIPTOR_RESERVE)
 
 
 class ConnectionSupervisor:
     """Owns the tasks of client connections.
 
     Args:
-        max_connections: Most WebSocket connections open or upgrading at once.
+        admission: Connection slots and handshakes; stops admitting at shutdown.
         drain_timeout: Seconds connections get to close at shutdown.
     """
 
-    def __init__(self, max_connections: int, drain_timeout: float) -> None:
-        self.max_connections = max_connections
+    def __init__(self, admission: Admission, drain_timeout: float) -> None:
+        self.admission = admission
         self.drain_timeout = drain_timeout
-        self.accepting = True
-        self._reserved = 0
         self._pids: dict[Pid, Callable[[], ConnectionStatistics]] = {}
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
@@ -62,15 +85,8 @@ class ConnectionSupervisor:
             await self._drain()
             nursery.cancel_scope.cancel()
 
-    def admit(self) -> bool:
-        """Reserve a slot for a new WebSocket connection; False when full or stopping."""
-        if not self.accepting or self._reserved >= self.max_connections:
-            return False
-        self._reserved += 1
-        return True
-
     def started(self, pid: Pid, probe: Callable[[], ConnectionStatistics]) -> None:
-        """Record a connection process (it holds a slot from :meth:`admit`).
+        """Record a connection process (it holds a slot of the admission).
 
         Args:
             pid: The connection's pid.
@@ -81,9 +97,8 @@ class ConnectionSupervisor:
             pid.request_stop(Shutdown())
 
     def ended(self, pid: Pid) -> None:
-        """Forget a connection process and free its slot."""
+        """Forget a connection process (the front gives its slot back)."""
         self._pids.pop(pid, None)
-        self._reserved -= 1
         if not self._pids:
             self._all_ended.set()
 
@@ -100,7 +115,7 @@ class ConnectionSupervisor:
 
     def request_shutdown(self) -> None:
         """Stop admitting and start draining (returns at once)."""
-        self.accepting = False
+        self.admission.accepting = False
         self._shutdown.set()
 
     async def _drain(self) -> None:

@@ -2,18 +2,28 @@
 
 Every accepted stream goes through :meth:`Front.handle`::
 
-    read request head (within handshake_timeout, max_head_size)
-      timeout / client gone ........................... close
-      malformed head ................................... 400 (431 if too large)
+    wait for the request head (handshake_timeout, max_head_size; the
+    stream counts as a handshake, see core.admission)
+      timeout / client gone / evicted .................. close
+      request line too long ............................ 414
+      head too large ................................... 431
+      malformed head, bad Host, unusable target ........ 400
     WebSocket route?
       broken upgrade ................................... 405 / 400 / 426 (core.handshake)
       cross-site origin not allowed .................... 403
       server full or shutting down ..................... 503
-      otherwise ........................................ on_websocket(...)
+      otherwise ........................................ on_websocket(...), holding a slot
     HTTP route?
       method other than GET/HEAD ....................... 405
       otherwise ........................................ endpoint(request) (crash -> 500)
     anything else ...................................... 404
+
+Containment: nothing raised while serving one stream leaves
+:meth:`Front.handle`. Whatever escapes the steps above (a bug in actorsock,
+in a library under it, in a handler's ``terminate``) is logged once with the
+stream's address and path, answered with 500 if nothing was answered yet,
+and ends that stream only: the listener and the other connections never see
+it.
 
 Later transports (long-poll, server-sent events) are HTTP routes of this same
 front, so they share the port, the limits and the logs.
@@ -29,7 +39,15 @@ from typing import Any
 import h11
 import trio
 
-from ..core.handshake import HttpError, check_upgrade, origin_allowed, wants_upgrade
+from ..core.admission import Admission
+from ..core.handshake import (
+    HttpError,
+    check_request,
+    check_upgrade,
+    origin_allowed,
+    upgrade_head,
+    wants_upgrade,
+)
 from ..core.request import Request, Response
 from ..core.routes import RouteMatch, Router
 from .http import read_request_head, to_request, write_response
@@ -40,6 +58,7 @@ HttpEndpoint = Callable[[Request], Awaitable[Response]]
 WebSocketEntry = Callable[[trio.abc.Stream, bytes, Request, Any], Awaitable[None]]
 
 CLOSE_TIMEOUT = 2.0
+"""Seconds a TLS stream gets to say goodbye before it is closed forcefully."""
 
 
 async def close_quietly(stream: trio.abc.Stream) -> None:
@@ -68,15 +87,35 @@ def _error_response(error: HttpError) -> Response:
     return Response(error.status, error.message + "\n", headers=error.headers)
 
 
+def _single(group: BaseExceptionGroup[Exception]) -> BaseException:
+    """The one exception of a group of one, else the group (for the log)."""
+    if len(group.exceptions) == 1 and not isinstance(group.exceptions[0], BaseExceptionGroup):
+        return group.exceptions[0]
+    return group
+
+
+@dataclasses.dataclass(slots=True)
+class _Served:
+    """What :meth:`Front.handle` knows of one stream, for its log line and its end."""
+
+    remote: str
+    path: str | None = None
+    answered: bool = False  # a response (or the upgrade) has been sent
+
+
 class Front:
     """Routes each accepted stream to a WebSocket handler or an HTTP endpoint.
 
     Args:
         ws_routes: Patterns → handler classes (or anything ``on_websocket`` takes).
         http_routes: Patterns → ``async endpoint(request) -> Response``.
-        on_websocket: Runs an accepted upgrade; owns the stream from then on
-            and must call ``release`` when the connection ends.
-        admit: Reserves a connection slot; False means full (503).
+        on_websocket: Runs an accepted upgrade: ``(stream, head, request,
+            target)``, where ``head`` is the canonical opening handshake
+            followed by any bytes the client sent behind its head. Owns the
+            stream from then on.
+        admission: Counts handshakes and connection slots; the front takes a
+            slot just before ``on_websocket`` and gives it back when that
+            returns, however it returns.
         allowed_origins: See :func:`~actorsock.core.handshake.origin_allowed`.
         handshake_timeout: Seconds a client has to send its request head.
         max_head_size: Largest request head accepted, in bytes.
@@ -89,7 +128,7 @@ class Front:
         ws_routes: Router[Any],
         http_routes: Router[HttpEndpoint],
         on_websocket: WebSocketEntry,
-        admit: Callable[[], bool],
+        admission: Admission,
         allowed_origins: Sequence[str],
         handshake_timeout: float,
         max_head_size: int,
@@ -98,75 +137,149 @@ class Front:
         self.ws_routes = ws_routes
         self.http_routes = http_routes
         self.on_websocket = on_websocket
-        self.admit = admit
+        self.admission = admission
         self.allowed_origins = tuple(allowed_origins)
         self.handshake_timeout = handshake_timeout
         self.max_head_size = max_head_size
         self.log = log
 
     async def handle(self, stream: trio.abc.Stream) -> None:
-        """Serve one accepted stream to its end."""
+        """Serve one accepted stream to its end. Raises nothing but cancellation."""
+        peer = _peer(stream)
+        served = _Served(f"{peer[0]}:{peer[1]}" if peer else "?")
+        try:
+            await self._serve(stream, peer, served)
+        except* Exception as group:
+            self.log.error(
+                "stream crashed", remote=served.remote, path=served.path, exc_info=_single(group)
+            )
+            if not served.answered:
+                with trio.move_on_after(CLOSE_TIMEOUT):
+                    await write_response(stream, None, Response(500, "internal server error\n"))
+        finally:
+            # Idempotent: usually closed already, by the connection or below.
+            await trio.aclose_forcefully(stream)
+
+    async def _serve(
+        self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
+    ) -> None:
         upgrade = None
         try:
-            upgrade = await self._route(stream)
+            upgrade = await self._route(stream, peer, served)
         finally:
             if upgrade is None:
                 await close_quietly(stream)
-        if upgrade is not None:
-            # Called here, not in _route, so that no parsing state stays
-            # referenced for the life of the connection.
+        if upgrade is None:
+            return
+        # Called here, not in _route, so that no parsing state stays
+        # referenced for the life of the connection. The slot taken in
+        # _route is given back whatever happens in there.
+        served.answered = True
+        try:
             await self.on_websocket(stream, *upgrade)
+        finally:
+            self.admission.release()
 
-    async def _route(self, stream: trio.abc.Stream) -> tuple[bytes, Request, Any] | None:
+    async def _read_head(
+        self, stream: trio.abc.Stream, served: _Served
+    ) -> tuple[h11.Connection, h11.Request] | None:
+        """Wait for the request head as a counted handshake; None if none came."""
+        with trio.move_on_after(self.handshake_timeout) as scope:
+            ticket = self.admission.begin_handshake(scope.cancel)
+            try:
+                parser, event = await read_request_head(stream, self.max_head_size)
+            except h11.RemoteProtocolError as exc:
+                self.log.info("malformed request", remote=served.remote, error=str(exc))
+                served.answered = True
+                await write_response(stream, None, Response(exc.error_status_hint, f"{exc}\n"))
+                return None
+            finally:
+                self.admission.end_handshake(ticket)
+        if scope.cancelled_caught:
+            timed_out = trio.current_time() >= scope.deadline
+            self.log.info(
+                "handshake timeout" if timed_out else "handshake evicted for a newer client",
+                remote=served.remote,
+                timeout=self.handshake_timeout,
+            )
+            return None
+        if event is None:
+            return None
+        return parser, event
+
+    async def _route(
+        self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
+    ) -> tuple[bytes, Request, Any] | None:
         """Answer a plain HTTP request, or return what an accepted upgrade needs.
 
         Returns:
             None once the request has been answered (or the client left);
-            ``(head, request, handler_class)`` for an upgrade to hand over.
+            ``(head, request, handler_class)`` for an upgrade to hand over,
+            with a connection slot taken.
         """
-        peer = _peer(stream)
-        remote = f"{peer[0]}:{peer[1]}" if peer else "?"
-        parser: h11.Connection | None = None
-        event: h11.Request | None = None
-        with trio.move_on_after(self.handshake_timeout) as timer:
-            try:
-                parser, event, head = await read_request_head(stream, self.max_head_size)
-            except h11.RemoteProtocolError as exc:
-                self.log.info("malformed request", remote=remote, error=str(exc))
-                await write_response(
-                    stream,
-                    h11.Connection(h11.SERVER),
-                    Response(exc.error_status_hint, "malformed request\n"),
-                )
-                return None
-        if timer.cancelled_caught:
-            self.log.info("handshake timeout", remote=remote, timeout=self.handshake_timeout)
+        head = await self._read_head(stream, served)
+        if head is None:
             return None
-        if event is None or parser is None:
-            return None
+        parser, event = head
         request = to_request(event, peer)
+        if request is None:
+            await self._refuse(
+                stream, parser, served, HttpError(400, "unsupported request target"), False
+            )
+            return None
+        served.path = request.path
         head_only = request.method == "HEAD"
+        error = check_request(request)
+        if error is not None:
+            await self._refuse(stream, parser, served, error, head_only)
+            return None
         ws_match = self.ws_routes.match(request.path)
         if ws_match is not None:
             request = self._with_route(request, ws_match)
             refusal = self._refuse_upgrade(request)
-            if refusal is None:
-                return head, request, ws_match.target
-            self.log.info(
-                "upgrade refused",
-                remote=remote,
-                path=request.path,
-                status=refusal.status,
-                why=refusal.message,
-            )
-            await write_response(stream, parser, _error_response(refusal), head_only=head_only)
-            return None
+            if refusal is not None:
+                await self._refuse(stream, parser, served, refusal, head_only)
+                return None
+            if not self.admission.admit():
+                refusal = HttpError(
+                    503,
+                    "server is at its connection limit or shutting down",
+                    (("retry-after", "5"),),
+                )
+                await self._refuse(stream, parser, served, refusal, head_only)
+                return None
+            # What the client sent behind its head (its first frames) follows
+            # the canonical handshake the WebSocket engine parses.
+            return upgrade_head(request) + parser.trailing_data[0], request, ws_match.target
         response = await self._serve_http(request)
         self.log.debug(
-            "http", remote=remote, method=request.method, path=request.path, status=response.status
+            "http",
+            remote=served.remote,
+            method=request.method,
+            path=request.path,
+            status=response.status,
         )
+        served.answered = True
         await write_response(stream, parser, response, head_only=head_only)
         return None
+
+    async def _refuse(
+        self,
+        stream: trio.abc.Stream,
+        parser: h11.Connection,
+        served: _Served,
+        error: HttpError,
+        head_only: bool,
+    ) -> None:
+        self.log.info(
+            "request refused",
+            remote=served.remote,
+            path=served.path,
+            status=error.status,
+            why=error.message,
+        )
+        served.answered = True
+        await write_response(stream, parser, _error_response(error), head_only=head_only)
 
     @staticmethod
     def _with_route(request: Request, match: RouteMatch[Any]) -> Request:
@@ -178,10 +291,6 @@ class Front:
             return error
         if not origin_allowed(request, self.allowed_origins):
             return HttpError(403, f"origin {request.origin} is not allowed")
-        if not self.admit():
-            return HttpError(
-                503, "server is at its connection limit or shutting down", (("retry-after", "5"),)
-            )
         return None
 
     async def _serve_http(self, request: Request) -> Response:
