@@ -31,6 +31,7 @@ import trio
 
 from .config import Config
 from .core.admission import Admission, AdmissionStatistics
+from .core.budget import ByteBudget
 from .core.handler import Actor, Handler
 from .core.process import Pid
 from .core.request import Request, Response
@@ -97,6 +98,7 @@ class App:
         self.ports: list[int] = []
         self._counters = Counters()
         self._connections: ConnectionSupervisor | None = None
+        self._incomplete_budget: ByteBudget | None = None
         self._root: Supervisor | None = None
         self._log = get_logger(app=name)
 
@@ -140,11 +142,13 @@ class App:
         connections = ConnectionSupervisor(admission, server.drain_timeout)
         self._connections = connections
 
+        budget = self._incomplete_budget = ByteBudget(server.max_incomplete_bytes)
         # A partial, not a wrapper coroutine: one frame less held per connection.
         on_websocket = functools.partial(
             run_connection,
             options=options,
             counters=self._counters,
+            incomplete_budget=budget,
             log=self._log,
             on_start=connections.started,
             on_end=connections.ended,
@@ -252,7 +256,8 @@ class App:
     def statistics(self) -> ServerStatistics:
         """Counters of this server (connections, messages and bytes, drops...)."""
         live = self._connections.statistics() if self._connections else []
-        return self._counters.snapshot(live)
+        held = self._incomplete_budget.used if self._incomplete_budget else 0
+        return self._counters.snapshot(live, held)
 
     def connection_statistics(self) -> list[ConnectionStatistics]:
         """Counters of each open connection (queue depth, bytes out, drops...)."""
@@ -268,7 +273,8 @@ class App:
 
     def admission_statistics(self) -> AdmissionStatistics | None:
         """Connection slots, handshakes waiting, evictions and refusals (None before serving)."""
-        return self._connections.admission.statistics() if self._connections else None
+        connections = self._connections
+        return connections.admission.statistics() if connections is not None else None
 
     def __repr__(self) -> str:
         routes: Mapping[str, Any] = {

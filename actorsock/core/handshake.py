@@ -98,7 +98,9 @@ def valid_host(value: str) -> bool:
     if not value.isascii():
         return False
     if value.startswith("["):
-        host, _, rest = value.partition("]")
+        host, closed, rest = value.partition("]")
+        if not closed:
+            return False
         host += "]"
         if rest and not rest.startswith(":"):
             return False

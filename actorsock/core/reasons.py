@@ -17,7 +17,9 @@ They mirror Cowboy's websocket terminate reasons and Erlang's exit reasons:
 ``Error(k, c)``     the connection failed: ``k`` is one of ``"closed"``
                     (TCP lost without a close frame, 1006), ``"badencoding"``
                     (1007), ``"badframe"`` (1002), ``"badsize"`` (1009),
-                    ``"mailbox_overflow"`` (1013), ``"send_queue_overflow"``;
+                    ``"mailbox_overflow"`` (1013), ``"send_overflow"``
+                    (1013), ``"inbound_overflow"`` (1013: the server-wide
+                    bound on incomplete client messages was reached);
                     ``c`` is the close code involved, when any.
 =================  ==========================================================
 

@@ -23,6 +23,7 @@ Lifecycle::
         stop requested (server shutdown) ------- close 1001 ----------> Shutdown
         mailbox overflow (policy disconnect) --- close 1013 ----------> Error("mailbox_overflow")
         send queue overflow (slow client) ------ close 1013 ----------> Error("send_overflow")
+        incomplete messages over the server's bound  close 1013 ------> Error("inbound_overflow")
         no client data for idle_timeout -------- close 1000 ----------> Timeout
         client frame  -> websocket_handle(frame) -> commands
         message       -> websocket_info(msg)     -> commands
@@ -58,6 +59,7 @@ from typing import Any
 
 import trio
 
+from ..core.budget import ByteBudget
 from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
 from ..core.handler import Handler
 from ..core.process import exit_process, reset_current_pid, set_current_pid
@@ -141,6 +143,7 @@ class _Connection:
         "deadline_timer",
         "handler",
         "idle_timeout",
+        "incomplete_budget",
         "last_activity",
         "last_ping",
         "log",
@@ -160,13 +163,16 @@ class _Connection:
         self,
         stream: trio.abc.Stream,
         head: bytes,
+        early: bytes,
         request: Request,
         handler: Handler,
         options: ConnectionOptions,
         counters: Counters,
+        incomplete_budget: ByteBudget,
         log: Any,
     ) -> None:
         self.stream = stream
+        self.incomplete_budget = incomplete_budget
         self.request = request
         self.handler = handler
         self.options = options
@@ -184,7 +190,7 @@ class _Connection:
             _pick(handler.send_overflow, options.send_overflow),
         )
         self.channel = ConnectionStream(
-            stream, head, self.queue, on_trouble=self.waker.wake, gate=self.waker
+            stream, head, self.queue, on_trouble=self.waker.wake, gate=self.waker, early=early
         )
         self.ws: ServerWebSocket | None = None
         self.messages_in = 0
@@ -259,6 +265,7 @@ class _Connection:
                     headers=[(name.encode(), value.encode()) for name, value in accept.headers],
                     max_message_size=self.max_message_size,
                     on_inbound=self.waker.wake,
+                    incomplete_budget=self.incomplete_budget,
                 )
         if self.ws is None:
             return Error("closed", 1006)
@@ -297,6 +304,8 @@ class _Connection:
                 return Error("mailbox_overflow", 1013)
             if self.queue.overflowed:
                 return await self._send_overflow()
+            if ws.inbound_overflowed:
+                return await self._inbound_overflow()
             if self.channel.broken is not None:
                 return self._closed_reason()
             now = trio.current_time()
@@ -426,6 +435,17 @@ class _Connection:
         await self._close(1013, "send queue full")
         return Error("send_overflow", 1013)
 
+    async def _inbound_overflow(self) -> Reason:
+        budget = self.incomplete_budget
+        self.counters.inbound_overflows += 1
+        self.log.warning(
+            "incomplete client messages fill the server's bound; disconnecting this client",
+            held_bytes=budget.used,
+            max_bytes=budget.limit,
+        )
+        await self._close(1013, "server busy: too much incomplete data")
+        return Error("inbound_overflow", 1013)
+
     def _closed_reason(self) -> Reason:
         ws = self.ws
         assert ws is not None
@@ -447,11 +467,13 @@ class _Connection:
 async def run_connection(
     stream: trio.abc.Stream,
     head: bytes,
+    early: bytes,
     request: Request,
     handler_class: type[Handler],
     *,
     options: ConnectionOptions,
     counters: Counters,
+    incomplete_budget: ByteBudget,
     log: Any,
     on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None,
     on_end: Callable[[Any], None] = lambda pid: None,
@@ -460,11 +482,15 @@ async def run_connection(
 
     Args:
         stream: The client stream (owned from now on; closed on return).
-        head: The bytes the front read (the request head).
+        head: The canonical opening handshake (see
+            :func:`~actorsock.core.handshake.upgrade_head`).
+        early: Bytes the client sent behind its head (its first frames).
         request: The parsed request, with path params and route.
         handler_class: The route's :class:`Handler` subclass.
         options: Server-wide connection defaults.
         counters: Server counters to update.
+        incomplete_budget: The server-wide bound on bytes of client messages
+            still arriving (see :class:`~actorsock.core.budget.ByteBudget`).
         log: The server logger; the connection binds pid, route and remote.
         on_start: Called with the pid and a statistics probe as soon as the pid exists.
         on_end: Called with the pid after ``terminate`` has run.
@@ -475,10 +501,12 @@ async def run_connection(
     conn = _Connection(
         stream,
         head,
+        early,
         request,
         handler,
         options,
         counters,
+        incomplete_budget,
         log,
     )
     pid = conn.pid
@@ -498,6 +526,7 @@ async def run_connection(
             if conn.ws is None:
                 await close_quietly(conn.channel)
             else:
+                conn.ws.release_incomplete()
                 await conn.ws.abort()
         conn.cancel_deadline()
         await run_terminate(handler.terminate, reason, conn.log)

@@ -61,6 +61,9 @@ class ServerStatistics:
         overflows: Connections closed because their mailbox overflowed.
         send_overflows: Connections closed because their send queue overflowed.
         closed_by_reason: Ended connections counted by terminate reason name.
+        inbound_overflows: Connections closed because incomplete client
+            messages filled ``server.max_incomplete_bytes``.
+        incomplete_bytes: Bytes of client messages still arriving, held now.
     """
 
     connections: int
@@ -75,6 +78,8 @@ class ServerStatistics:
     overflows: int
     send_overflows: int
     closed_by_reason: dict[str, int] = field(default_factory=dict)
+    inbound_overflows: int = 0
+    incomplete_bytes: int = 0
 
 
 class Counters:
@@ -92,6 +97,7 @@ class Counters:
         "connections_total",
         "crashes",
         "dropped",
+        "inbound_overflows",
         "messages_in",
         "messages_out",
         "overflows",
@@ -109,6 +115,7 @@ class Counters:
         self.crashes = 0
         self.overflows = 0
         self.send_overflows = 0
+        self.inbound_overflows = 0
         self.closed_by_reason: Counter[str] = Counter()
 
     def opened(self) -> None:
@@ -125,7 +132,9 @@ class Counters:
         self.dropped += final.dropped
         self.coalesced += final.coalesced
 
-    def snapshot(self, live: Sequence[ConnectionStatistics] = ()) -> ServerStatistics:
+    def snapshot(
+        self, live: Sequence[ConnectionStatistics] = (), incomplete_bytes: int = 0
+    ) -> ServerStatistics:
         """Return the current values, adding ``live`` connections' figures."""
         return ServerStatistics(
             connections=self.connections,
@@ -140,4 +149,6 @@ class Counters:
             overflows=self.overflows,
             send_overflows=self.send_overflows,
             closed_by_reason=dict(self.closed_by_reason),
+            inbound_overflows=self.inbound_overflows,
+            incomplete_bytes=incomplete_bytes,
         )

@@ -130,8 +130,14 @@ class ConnectionStream(trio.abc.Stream):
 
     Args:
         stream: The accepted client stream.
-        prefix: Bytes already read from ``stream`` (the request head); they
-            are returned first by :meth:`receive_some`.
+        prefix: The opening handshake for the WebSocket engine, returned
+            first by :meth:`receive_some`.
+        early: Bytes the client sent right behind its head (its first
+            frames). Reads after ``prefix`` wait until :meth:`open_inbound`
+            says the upgrade was accepted, then return these, then read the
+            socket: bytes read before the engine has accepted the upgrade
+            would be lost (wsproto's server starts its connection without the
+            handshake parser's leftovers).
         queue: The connection's send queue.
         on_trouble: Called (synchronously) when the queue overflows or the
             socket breaks, so the connection can react.
@@ -155,6 +161,7 @@ class ConnectionStream(trio.abc.Stream):
         "_at_eof",
         "_data_open",
         "_drained",
+        "_early",
         "_fd",
         "_flush_lock",
         "_flusher_running",
@@ -165,6 +172,7 @@ class ConnectionStream(trio.abc.Stream):
         "_readable",
         "_shortcut",
         "_spawn",
+        "_upgrade_accepted",
         "broken",
         "gate",
         "lane",
@@ -179,8 +187,11 @@ class ConnectionStream(trio.abc.Stream):
         queue: SendQueue,
         on_trouble: Callable[[], None],
         gate: Gate = _CLOSED,
+        early: bytes = b"",
     ) -> None:
         self.transport_stream = stream
+        self._early = early
+        self._upgrade_accepted: trio.Event | None = trio.Event()
         self.gate = gate
         self.lane: Pid | None = None
         self.queue = queue
@@ -252,10 +263,23 @@ class ConnectionStream(trio.abc.Stream):
 
     # -- reading ---------------------------------------------------------
 
+    def open_inbound(self) -> None:
+        """The upgrade was accepted: reads go on past the handshake (see ``early``)."""
+        accepted = self._upgrade_accepted
+        if accepted is not None:
+            self._prefix, self._early = self._prefix + self._early, b""
+            self._upgrade_accepted = None
+            accepted.set()
+
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if self._prefix:
             await trio.lowlevel.checkpoint()
             return self._take_prefix(max_bytes)
+        accepted = self._upgrade_accepted
+        if accepted is not None:
+            await accepted.wait()
+            if self._prefix:
+                return self._take_prefix(max_bytes)
         fd = self._fd
         if fd < 0:
             return bytes(await self.transport_stream.receive_some(max_bytes))
@@ -347,7 +371,8 @@ class ConnectionStream(trio.abc.Stream):
         except BlockingIOError:
             return  # nothing after all; the reader keeps waiting
         except OSError as exc:
-            self._read_error = exc
+            # Without its traceback, whose frame holds this stream (a cycle).
+            self._read_error = exc.with_traceback(None)
         else:
             self._drained = len(data) < _RECEIVE_SIZE
             if not data:
@@ -496,7 +521,9 @@ class ConnectionStream(trio.abc.Stream):
     def _break(self, exc: BaseException) -> None:
         self._close_lane()
         if self.broken is None:
-            self.broken = exc
+            # Without its traceback, whose frames hold this stream (a cycle
+            # that would keep the connection for the cycle collector).
+            self.broken = exc.with_traceback(None)
             self._on_trouble()
 
     async def _flusher(self) -> None:
@@ -564,4 +591,12 @@ class ConnectionStream(trio.abc.Stream):
             self.queue.sent_bytes += sent
         if self._hub is not None and fd >= 0:
             self._hub.unregister(fd)
+        # Drop what points back at the connection (its WebSocket's shortcut,
+        # its nursery, its pid) so that reference counting frees it all as
+        # soon as the connection's task lets go, without the cycle collector.
+        self._shortcut = None
+        self._spawn = None
+        self._readable = None
+        self._hub = None
+        self.lane = None
         await self.transport_stream.aclose()

@@ -55,7 +55,7 @@ from .http import read_request_head, to_request, write_response
 __all__ = ["Front", "HttpEndpoint", "close_quietly"]
 
 HttpEndpoint = Callable[[Request], Awaitable[Response]]
-WebSocketEntry = Callable[[trio.abc.Stream, bytes, Request, Any], Awaitable[None]]
+WebSocketEntry = Callable[[trio.abc.Stream, bytes, bytes, Request, Any], Awaitable[None]]
 
 CLOSE_TIMEOUT = 2.0
 """Seconds a TLS stream gets to say goodbye before it is closed forcefully."""
@@ -109,10 +109,10 @@ class Front:
     Args:
         ws_routes: Patterns → handler classes (or anything ``on_websocket`` takes).
         http_routes: Patterns → ``async endpoint(request) -> Response``.
-        on_websocket: Runs an accepted upgrade: ``(stream, head, request,
-            target)``, where ``head`` is the canonical opening handshake
-            followed by any bytes the client sent behind its head. Owns the
-            stream from then on.
+        on_websocket: Runs an accepted upgrade: ``(stream, head, early,
+            request, target)``, where ``head`` is the canonical opening
+            handshake and ``early`` what the client sent behind its head.
+            Owns the stream from then on.
         admission: Counts handshakes and connection slots; the front takes a
             slot just before ``on_websocket`` and gives it back when that
             returns, however it returns.
@@ -163,13 +163,9 @@ class Front:
     async def _serve(
         self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
     ) -> None:
-        upgrade = None
-        try:
-            upgrade = await self._route(stream, peer, served)
-        finally:
-            if upgrade is None:
-                await close_quietly(stream)
+        upgrade = await self._route(stream, peer, served)
         if upgrade is None:
+            await close_quietly(stream)
             return
         # Called here, not in _route, so that no parsing state stays
         # referenced for the life of the connection. The slot taken in
@@ -209,12 +205,12 @@ class Front:
 
     async def _route(
         self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
-    ) -> tuple[bytes, Request, Any] | None:
+    ) -> tuple[bytes, bytes, Request, Any] | None:
         """Answer a plain HTTP request, or return what an accepted upgrade needs.
 
         Returns:
             None once the request has been answered (or the client left);
-            ``(head, request, handler_class)`` for an upgrade to hand over,
+            ``(head, early, request, handler_class)`` for an upgrade to hand over,
             with a connection slot taken.
         """
         head = await self._read_head(stream, served)
@@ -248,9 +244,8 @@ class Front:
                 )
                 await self._refuse(stream, parser, served, refusal, head_only)
                 return None
-            # What the client sent behind its head (its first frames) follows
-            # the canonical handshake the WebSocket engine parses.
-            return upgrade_head(request) + parser.trailing_data[0], request, ws_match.target
+            early = parser.trailing_data[0]  # the client's first frames, if any
+            return upgrade_head(request), early, request, ws_match.target
         response = await self._serve_http(request)
         self.log.debug(
             "http",

@@ -95,6 +95,7 @@ class ReadinessHub:
         with contextlib.suppress(OSError):
             self._epoll.unregister(fd)
         readable.hung_up = True
+        readable.notify = readable.waker.wake  # drop the stream's callback (a cycle)
         readable.waker.wake()
 
     def __len__(self) -> int:
@@ -102,18 +103,26 @@ class ReadinessHub:
 
     async def run(self) -> None:
         """Wake readers forever (a system task of the run)."""
-        epoll, watched = self._epoll, self._watched
+        epoll = self._epoll
         try:
             while True:
                 await trio.lowlevel.wait_readable(epoll.fileno())
-                for fd, flags in epoll.poll(0, _EVENTS_PER_POLL):
-                    readable = watched.get(fd)
-                    if readable is not None:
-                        if flags & _HANG_UP:
-                            readable.hung_up = True
-                        readable.notify()
+                self._notify_ready()
         finally:
             epoll.close()
+
+    def _notify_ready(self) -> None:
+        # A function of its own so that no loop variable outlives the batch:
+        # held across the wait above, the last socket's Readable (and through
+        # its callback, that whole connection) would stay alive after the
+        # connection closed, until the next wake-up of the hub.
+        watched = self._watched
+        for fd, flags in self._epoll.poll(0, _EVENTS_PER_POLL):
+            readable = watched.get(fd)
+            if readable is not None:
+                if flags & _HANG_UP:
+                    readable.hung_up = True
+                readable.notify()
 
 
 _HUB: trio.lowlevel.RunVar[ReadinessHub | None] = trio.lowlevel.RunVar("actorsock_readiness")

@@ -58,6 +58,7 @@ from wsproto.events import Ping as WsPing
 from wsproto.events import Pong as WsPong
 from wsproto.events import TextMessage as WsTextMessage
 
+from ..core.budget import ByteBudget
 from ..core.frames import Binary, Frame, Ping, Pong, Text
 from ..core.wire import decode_client_messages
 from .fastpath import ConnectionStream
@@ -126,10 +127,23 @@ class ServerWebSocket(WebSocketConnection):
         max_message_size: Larger client messages close the connection with 1009.
         on_inbound: Called (synchronously) whenever a client frame or the end
             of the connection becomes available.
+        incomplete_budget: Shared by all connections: the bytes of client
+            messages still arriving. A piece that does not fit sets
+            :attr:`inbound_overflowed` (and calls ``on_inbound``); from then
+            on client data is dropped, and the connection must be closed.
+
+    Attributes:
+        inbound_overflowed: True once a piece of a client message did not fit
+            the shared budget.
     """
 
     def __init__(
-        self, stream: ConnectionStream, *, max_message_size: int, on_inbound: Callable[[], None]
+        self,
+        stream: ConnectionStream,
+        *,
+        max_message_size: int,
+        on_inbound: Callable[[], None],
+        incomplete_budget: ByteBudget,
     ) -> None:
         super().__init__(
             stream,
@@ -150,6 +164,9 @@ class ServerWebSocket(WebSocketConnection):
         self._channel_may_hold = False
         self.peer_close: tuple[int, str] | None = None
         self.sent_close_code: int | None = None
+        self._budget = incomplete_budget
+        self._incomplete_bytes = 0  # held in the budget for the message arriving
+        self.inbound_overflowed = False
 
     # -- hooks into the library's reader task ---------------------------
 
@@ -176,9 +193,23 @@ class ServerWebSocket(WebSocketConnection):
             else:
                 self._channel_filled()
                 return
+        if self.inbound_overflowed:
+            return  # closing: nothing more of this client's data is kept
+        if not event.message_finished:
+            if not self._budget.take(len(event.data)):
+                self.inbound_overflowed = True
+                self._on_inbound()
+                return
+            self._incomplete_bytes += len(event.data)
         await super()._handle_message_event(event)
         if event.message_finished:
+            self.release_incomplete()
             self._channel_filled()
+
+    def release_incomplete(self) -> None:
+        """Give back to the shared budget what the message in progress held."""
+        self._budget.give(self._incomplete_bytes)
+        self._incomplete_bytes = 0
 
     async def _handle_ping_event(self, event: WsPing) -> None:
         await super()._handle_ping_event(event)
@@ -333,6 +364,7 @@ async def accept_websocket(
     headers: list[tuple[bytes, bytes]],
     max_message_size: int,
     on_inbound: Callable[[], None],
+    incomplete_budget: ByteBudget,
 ) -> ServerWebSocket:
     """Complete the opening handshake of a request the front already read.
 
@@ -343,6 +375,7 @@ async def accept_websocket(
         headers: Extra response headers.
         max_message_size: See :class:`ServerWebSocket`.
         on_inbound: See :class:`ServerWebSocket`.
+        incomplete_budget: See :class:`ServerWebSocket`.
 
     Returns:
         The open connection.
@@ -351,10 +384,16 @@ async def accept_websocket(
         ConnectionClosed: If the client went away during the handshake.
     """
     stream.attach(nursery)
-    ws = ServerWebSocket(stream, max_message_size=max_message_size, on_inbound=on_inbound)
+    ws = ServerWebSocket(
+        stream,
+        max_message_size=max_message_size,
+        on_inbound=on_inbound,
+        incomplete_budget=incomplete_budget,
+    )
     nursery.start_soon(ws._reader_task)
     request = await ws._get_request()
     await request.accept(subprotocol=subprotocol, extra_headers=headers)
+    stream.open_inbound()
     stream.data_open = ws._wsproto.state is ConnectionState.OPEN
     if ws._wsproto.connection is not None:
         ws._wsproto.handshake = _FinishedHandshake()  # type: ignore[assignment]

@@ -1,7 +1,14 @@
+import h11
 import pytest
 
-from actorsock.core.handshake import check_upgrade, origin_allowed
-from actorsock.core.request import Reject, Request
+from actorsock.core.handshake import (
+    check_request,
+    check_upgrade,
+    origin_allowed,
+    upgrade_head,
+    valid_host,
+)
+from actorsock.core.request import Reject, Request, split_target
 
 GOOD = (
     ("host", "example.com"),
@@ -12,8 +19,9 @@ GOOD = (
 )
 
 
-def request(method="GET", version="1.1", drop=(), **replace):
+def request(method="GET", version="1.1", drop=(), extra=(), **replace):
     headers = [(k, replace.get(k.replace("-", "_"), v)) for k, v in GOOD if k not in drop]
+    headers += list(extra)
     return Request(method=method, path="/ws", headers=tuple(headers), http_version=version)
 
 
@@ -33,6 +41,33 @@ def test_valid_handshake():
         (request(sec_websocket_key="c2hvcnQ="), 400),
         (request(sec_websocket_version="8"), 426),
         (request(drop=("sec-websocket-version",)), 426),
+        (request(extra=[("sec-websocket-key", "AAAAAAAAAAAAAAAAAAAAAA==")]), 400),
+        (request(extra=[("sec-websocket-version", "13")]), 400),
+        (request(upgrade="web socket"), 400),
+        (request(upgrade="websocket/\xe9"), 400),
+        (request(connection="Upgrade\xe9"), 400),
+        (request(extra=[("sec-websocket-protocol", "chat, caf\xe9")]), 400),
+        (request(extra=[("sec-websocket-protocol", "a b")]), 400),
+        (request(extra=[("sec-websocket-extensions", "permessage-deflate\xff")]), 400),
+    ],
+    ids=[
+        "post",
+        "http-1.0",
+        "no-upgrade",
+        "no-connection-upgrade",
+        "no-key",
+        "key-not-base64",
+        "key-too-short",
+        "version-8",
+        "no-version",
+        "two-keys",
+        "two-versions",
+        "upgrade-not-a-token",
+        "upgrade-non-ascii",
+        "connection-non-ascii",
+        "protocol-non-ascii",
+        "protocol-not-a-token",
+        "extensions-non-ascii",
     ],
 )
 def test_broken_handshakes(req, status):
@@ -70,3 +105,74 @@ def test_request_accessors():
     assert req.subprotocols == ("chat", "superchat")
     with pytest.raises(ValueError):
         Reject(200)
+
+
+@pytest.mark.parametrize(
+    "req",
+    [
+        request(upgrade="foo, websocket"),  # RFC 9110 7.8: a list of protocols
+        request(upgrade="h2c, WebSocket"),
+        request(connection="keep-alive", extra=[("connection", "upgrade")]),  # two field lines
+        request(extra=[("sec-websocket-protocol", "chat, v2.json")]),
+        request(extra=[("sec-websocket-extensions", "permessage-deflate; client_max_window_bits")]),
+    ],
+    ids=["upgrade-list", "upgrade-case", "connection-split", "protocols", "extensions"],
+)
+def test_valid_variants_of_the_handshake(req):
+    assert check_upgrade(req) is None
+
+
+@pytest.mark.parametrize(
+    ("host", "ok"),
+    [
+        ("example.com", True),
+        ("127.0.0.1:8080", True),
+        ("[::1]:8080", True),
+        ("[::1]", True),
+        ("xn--bcher-kva.example", True),  # a valid IDNA label
+        ("xn--zz", False),  # an invalid one
+        ("caf\xe9.example", False),  # a latin-1 byte
+        ("exa mple.com", False),
+        ("example.com:99999", False),
+        ("example.com:http", False),
+        ("[::1", False),
+        ("[::1]x", False),
+    ],
+)
+def test_host_values(host, ok):
+    assert valid_host(host) is ok
+    req = Request("GET", "/", headers=(("host", host),))
+    assert (check_request(req) is None) is ok
+
+
+def test_upgrade_head_is_a_canonical_request_any_engine_parses():
+    req = request(extra=[("sec-websocket-protocol", "chat, superchat")], host="xn--zz")
+    head = upgrade_head(req)
+    assert head.isascii()
+    parser = h11.Connection(h11.SERVER)
+    parser.receive_data(head)
+    event = parser.next_event()
+    assert isinstance(event, h11.Request) and event.target == b"/ws"
+    headers = dict(event.headers)
+    assert headers[b"sec-websocket-key"] == b"dGhlIHNhbXBsZSBub25jZQ=="
+    assert headers[b"sec-websocket-protocol"] == b"chat, superchat"
+    assert b"sec-websocket-extensions" not in headers  # none negotiated
+    assert headers[b"host"] == b"localhost"  # the client's host never reaches the engine
+
+
+@pytest.mark.parametrize(
+    ("target", "split"),
+    [
+        ("/echo", ("/echo", "")),
+        ("/rooms/1?x=2&y", ("/rooms/1", "x=2&y")),
+        ("http://127.0.0.1:9000/echo?a=1", ("/echo", "a=1")),
+        ("HTTP://example.com", ("/", "")),
+        ("ws://example.com/chat", ("/chat", "")),
+        ("*", None),
+        ("example.com:443", None),
+        ("ftp://example.com/x", None),
+        ("http:///nohost", None),
+    ],
+)
+def test_request_targets(target, split):
+    assert split_target(target) == split

@@ -173,3 +173,85 @@ class RawClient:
 
     async def aclose(self) -> None:
         await self.stream.aclose()
+
+
+class EchoCrowd:
+    """Clients that keep echoing while a test does something else, and say if they noticed.
+
+    Attributes:
+        rounds: Round trips completed, per client.
+        problems: ``(client, exception)`` for every client that saw an error.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.rounds = [0] * count
+        self.problems: list[tuple[int, BaseException]] = []
+        self.connected = 0
+        self._all_connected = trio.Event()
+        self._stop = trio.Event()
+
+    async def run(self, server: Any, *, pace: float = 0.05) -> None:
+        """Connect every client and echo until :meth:`stop` (run it in a nursery)."""
+        async with trio.open_nursery() as nursery:
+            for index in range(self.count):
+                nursery.start_soon(self._client, server, index, pace)
+
+    async def wait_connected(self, timeout: float = 30.0) -> None:
+        with trio.fail_after(timeout):
+            await self._all_connected.wait()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def _client(self, server: Any, index: int, pace: float) -> None:
+        try:
+            async with server.connect("/echo") as ws:
+                self.connected += 1
+                if self.connected == self.count:
+                    self._all_connected.set()
+                while not self._stop.is_set():
+                    text = f"{index}:{self.rounds[index]}"
+                    await ws.send_message(text)
+                    with trio.fail_after(10):
+                        reply = await ws.get_message()
+                    if reply != text:
+                        raise AssertionError(f"sent {text!r}, got {reply!r}")
+                    self.rounds[index] += 1
+                    await trio.sleep(pace)
+        except Exception as exc:
+            self.problems.append((index, exc))
+            self._all_connected.set()  # do not keep the test waiting
+
+    def assert_unharmed(self, min_rounds: int = 1) -> None:
+        assert self.problems == [], self.problems[:5]
+        assert min(self.rounds) >= min_rounds, sorted(self.rounds)[:5]
+
+
+async def read_reply(port: int, raw: bytes, timeout: float = 10.0) -> bytes:
+    """Send ``raw`` on a new connection, half-close, and read until the server closes."""
+    with trio.fail_after(timeout):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(raw)
+            data = bytearray()
+            while True:
+                try:
+                    chunk = await stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+                if data.startswith(b"HTTP/1.1 101"):
+                    break  # upgraded: the server waits for frames now
+    return bytes(data)
+
+
+def status_of(reply: bytes) -> int | None:
+    """The status code of an HTTP reply, or None when the server just closed."""
+    if not reply:
+        return None
+    line = reply.split(b"\r\n", 1)[0].split(b" ")
+    assert line[0] == b"HTTP/1.1", reply[:80]
+    return int(line[1])

@@ -40,6 +40,7 @@ async def tcp_pair(
             queue if queue is not None else SendQueue(1 << 16, 64, "disconnect"),
             on_trouble=on_trouble,
         )
+        stream.open_inbound()  # as after an accepted upgrade: reads go past the prefix
         try:
             yield stream, client
         finally:
