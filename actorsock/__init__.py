@@ -10,7 +10,7 @@ from ._version import __version__
 from .app import App
 from .codecs import JSON, MSGPACK, Codec, DecodeError
 from .config import Config, load_config
-from .core.frames import Binary, Close, Ping, Pong, SetOptions, Stop, Text
+from .core.frames import Binary, Close, Command, Frame, Ping, Pong, SetOptions, Stop, Text
 from .core.handler import Actor, Handler
 from .core.mailbox import Overflow
 from .core.process import (
@@ -38,6 +38,7 @@ from .errors import (
     AlreadyRegisteredError,
     ConfigError,
     DeadPidError,
+    ListenError,
     NotInActorError,
     RegistryError,
     RouteError,
@@ -76,6 +77,7 @@ __all__ = [
     "ChildSpec",
     "Close",
     "Codec",
+    "Command",
     "Config",
     "ConfigError",
     "ConnectionStatistics",
@@ -84,8 +86,10 @@ __all__ = [
     "DecodeError",
     "Down",
     "Error",
+    "Frame",
     "Handler",
     "Keys",
+    "ListenError",
     "LocalAdapter",
     "LocalBus",
     "MonitorRef",

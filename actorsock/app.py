@@ -36,6 +36,7 @@ from .core.handler import Actor, Handler
 from .core.process import Pid
 from .core.request import Request, Response
 from .core.routes import Router
+from .errors import ConfigError, ListenError
 from .logging import configure_logging, get_logger
 from .runtime.connection import ConnectionOptions, run_connection
 from .runtime.connections import (
@@ -120,6 +121,7 @@ class App:
         Raises:
             SupervisorError: If a part of the tree gave up.
             ConfigError: If the TLS certificate or key cannot be loaded.
+            ListenError: If the address cannot be listened on (port taken...).
         """
         config = config or Config()
         server, ws = config.server, config.websocket
@@ -164,15 +166,17 @@ class App:
             max_head_size=server.max_head_size,
             log=self._log,
         )
-        port = server.port
+        # Bound before the tree starts, so that a taken port is one clear
+        # error (ListenError) rather than a listener child failing in a loop.
+        opened = await _open_listeners(server.host, server.port, ssl_context)
+        self.ports = bound_ports(opened)
+        port = self.ports[0]  # a restarted listener keeps the port it got
 
         async def listen(
             task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
         ) -> None:
-            nonlocal port
-            listeners = await open_listeners(server.host, port, ssl_context)
-            self.ports = bound_ports(listeners)
-            port = self.ports[0]  # a restarted listener keeps the port it got
+            nonlocal opened
+            listeners, opened = opened or await _open_listeners(server.host, port, ssl_context), []
             task_status.started(self.ports)
             await serve_listeners(
                 front.handle, listeners, handler_nursery=connections.nursery, log=self._log
@@ -224,10 +228,18 @@ class App:
         """Configure logging, serve, and stop gracefully on SIGINT or SIGTERM.
 
         Blocks until shut down. A second signal cuts the drain short.
+
+        Raises:
+            ListenError: If the address cannot be listened on.
+            ConfigError: If the TLS certificate or key cannot be loaded.
         """
         config = config or Config()
         configure_logging(config.log.format, config.log.level)
-        trio.run(self._main, config)
+        try:
+            trio.run(self._main, config)
+        except* (ListenError, ConfigError) as group:
+            # Raised before anything runs: the error itself, not its group.
+            raise group.exceptions[0] from None
 
     async def _main(self, config: Config) -> None:
         with (
@@ -294,3 +306,12 @@ def _base_url(host: str, port: int, secure: bool) -> str:
 
 def _ws_url(base: str) -> str:
     return "ws" + base.removeprefix("http")
+
+
+async def _open_listeners(
+    host: str, port: int, ssl_context: Any
+) -> list[trio.abc.Listener[trio.abc.Stream]]:
+    try:
+        return await open_listeners(host, port, ssl_context)
+    except OSError as exc:
+        raise ListenError(host, port, (exc.strerror or str(exc)).lower()) from exc

@@ -12,7 +12,7 @@ from typing import Any
 from ._version import __version__
 from .app import App
 from .config import Config, load_config
-from .errors import ConfigError
+from .errors import ConfigError, ListenError
 
 __all__ = ["main"]
 
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_server_flags(demo)
     commands.add_parser("version", help="print the version")
+    parser.add_argument("--version", action="version", version=f"actorsock {__version__}")
     return parser
 
 
@@ -92,7 +93,11 @@ def _config(args: argparse.Namespace) -> Config:
         "log.format": args.log_format,
         "log.level": args.log_level,
     }
-    return load_config(args.config, overrides=overrides)
+    return load_config(args.config, overrides=overrides, warn=_warn)
+
+
+def _warn(message: str) -> None:
+    print(f"actorsock: warning: {message}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"actorsock: configuration error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except OSError as exc:
-        print(f"actorsock: cannot serve: {exc}", file=sys.stderr)
+    except ListenError as exc:
+        print(f"actorsock: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -50,7 +50,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_connections: int = 0
-    max_handshakes: int = 1024
+    max_handshakes: int = 0
     max_incomplete_bytes: int = 256 << 20
     handshake_timeout: float = 10.0
     drain_timeout: float = 10.0
@@ -120,7 +120,7 @@ def _not_negative(value: float) -> str | None:
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "server.port": _port,
     "server.max_connections": _not_negative,
-    "server.max_handshakes": _positive,
+    "server.max_handshakes": _not_negative,
     "server.max_incomplete_bytes": _positive,
     "server.handshake_timeout": _positive,
     "server.drain_timeout": _not_negative,

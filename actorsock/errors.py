@@ -7,6 +7,7 @@ Every error the library raises on purpose derives from :class:`ActorsockError`::
     ├── RouteError             a route pattern that cannot be compiled
     ├── NotInActorError        an actor-only call (self_pid, register...) made elsewhere
     ├── DeadPidError           an operation that needs a live pid got a dead one
+    ├── ListenError            the server cannot listen on its address (port taken...)
     ├── RegistryError
     │   └── AlreadyRegisteredError   a unique key is already held by another pid
     └── SupervisorError        a supervisor gave up (restart intensity reached)
@@ -50,6 +51,23 @@ class NotInActorError(ActorsockError):
 
 class DeadPidError(ActorsockError):
     """An operation that needs a live process was given a pid that has ended."""
+
+
+class ListenError(ActorsockError):
+    """The server could not open its listening socket.
+
+    Attributes:
+        host: The address asked for.
+        port: The port asked for.
+        reason: The system's words (``address already in use``...).
+    """
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        hint = " (is another server running? choose another with --port)"
+        super().__init__(f"cannot listen on {host}:{port}: {reason}{hint}")
+        self.host = host
+        self.port = port
+        self.reason = reason
 
 
 class RegistryError(ActorsockError):

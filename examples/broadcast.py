@@ -13,8 +13,7 @@ bytes once and written to each subscriber's socket without running its
 handler. The sender gets its copy after its own callback returns, in order.
 """
 
-from actorsock import App, Handler, Text, broadcast_frame, subscribe
-from actorsock.core.frames import Frame
+from actorsock import App, Binary, Frame, Handler, Text, broadcast_frame, subscribe
 
 TOPIC = "broadcast"
 
@@ -33,8 +32,10 @@ class Broadcast(Handler):
 class Echo(Handler):
     idle_timeout = 3600.0
 
-    async def websocket_handle(self, frame: Frame) -> Frame:
-        return frame
+    async def websocket_handle(self, frame: Frame) -> Frame | None:
+        # Data frames only: the server answers pings with pongs by itself,
+        # and a ping sent back would be a second answer the client never asked for.
+        return frame if isinstance(frame, Text | Binary) else None
 
 
 app = App(routes={"/ws": Broadcast, "/echo": Echo}, name="broadcast")

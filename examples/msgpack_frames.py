@@ -7,8 +7,7 @@ binary frame and receives ``{"ok": true, "result": 3}``, packed the same way.
 A frame that is not valid MessagePack gets ``{"ok": false, "error": ...}``.
 """
 
-from actorsock import MSGPACK, App, Binary, DecodeError, Handler
-from actorsock.core.frames import Frame
+from actorsock import MSGPACK, App, Binary, DecodeError, Frame, Handler
 
 OPERATIONS = {"add": lambda a, b: a + b, "mul": lambda a, b: a * b}
 

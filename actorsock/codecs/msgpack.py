@@ -36,7 +36,10 @@ class MsgpackCodec:
         try:
             return msgpack.unpackb(frame.data, raw=False)
         except (ValueError, msgpack.UnpackException) as exc:
-            raise DecodeError(f"invalid MessagePack: {exc}") from None
+            # Some of msgpack's errors carry no text (FormatError for a
+            # reserved byte such as 0xc1): name the kind and the place then.
+            why = str(exc) or f"{type(exc).__name__} in {len(frame.data)} bytes"
+            raise DecodeError(f"invalid MessagePack: {why}") from None
 
 
 MSGPACK = MsgpackCodec()

@@ -7,8 +7,9 @@ number of them. Two kinds of holder are counted here:
 
 * **handshakes**: streams whose request head has not arrived yet. They cost
   the server nothing but a descriptor, which is exactly what a flood of
-  silent sockets exhausts. They are bounded by ``max_handshakes`` and by the
-  room the open connections leave under ``max_connections``; a new stream
+  silent sockets exhausts. They are bounded by the room the open
+  connections leave under ``max_connections`` (and by ``max_handshakes``
+  when one is set); a new stream
   over either bound evicts the *oldest* handshake (its owner is told to
   close it). A real client sends its head within a round trip, so it is
   almost never the oldest; a silent socket always ends up being.
@@ -66,17 +67,18 @@ class Admission:
 
     Args:
         max_connections: Most connections admitted at once.
-        max_handshakes: Most streams waiting for their request head at once.
+        max_handshakes: Most streams waiting for their request head at once;
+            0 for no bound but the room under ``max_connections``.
 
     Attributes:
         accepting: False once shutting down: :meth:`admit` refuses.
     """
 
     def __init__(self, max_connections: int, max_handshakes: int) -> None:
-        if max_connections < 1 or max_handshakes < 1:
-            raise ValueError("max_connections and max_handshakes must be at least 1")
+        if max_connections < 1 or max_handshakes < 0:
+            raise ValueError("max_connections must be at least 1, max_handshakes 0 or more")
         self.max_connections = max_connections
-        self.max_handshakes = max_handshakes
+        self.max_handshakes = max_handshakes or max_connections + HANDSHAKE_FLOOR
         self.accepting = True
         self.connections = 0
         self.evicted = 0

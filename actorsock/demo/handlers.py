@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import Binary, Handler, Reason, Registry, Text, registry, self_pid, send
-from ..core.frames import Frame
+from .. import Binary, Frame, Handler, Reason, Registry, Text, registry, self_pid, send
 from ..runtime.stats import ServerStatistics
 
 __all__ = ["Dashboard", "Echo", "Room", "rooms"]

@@ -159,6 +159,7 @@ class ConnectionStream(trio.abc.Stream):
     # Slots: one per connection, read once per recipient of a broadcast.
     __slots__ = (
         "_at_eof",
+        "_closed",
         "_data_open",
         "_drained",
         "_early",
@@ -190,6 +191,7 @@ class ConnectionStream(trio.abc.Stream):
         early: bytes = b"",
     ) -> None:
         self.transport_stream = stream
+        self._closed = False
         self._early = early
         self._upgrade_accepted: trio.Event | None = trio.Event()
         self.gate = gate
@@ -580,7 +582,16 @@ class ConnectionStream(trio.abc.Stream):
     async def wait_send_all_might_not_block(self) -> None:
         await self.transport_stream.wait_send_all_might_not_block()
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` has run (the transport stream is closed)."""
+        return self._closed
+
     async def aclose(self) -> None:
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
         # Forget the descriptor first: once closed, its number may be reused
         # by another connection, and the fast paths must not touch it.
         fd, self._fd = self._fd, -1

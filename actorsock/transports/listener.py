@@ -45,9 +45,13 @@ def make_ssl_context(cert: str, key: str, source: str = "configuration") -> ssl.
 
 
 async def open_listeners(
-    host: str, port: int, ssl_context: ssl.SSLContext | None = None, backlog: int = 1024
+    host: str, port: int, ssl_context: ssl.SSLContext | None = None, backlog: int | None = None
 ) -> list[trio.abc.Listener[trio.abc.Stream]]:
-    """Open TCP listeners on ``host:port`` (``port`` 0 picks a free port)."""
+    """Open TCP listeners on ``host:port`` (``port`` 0 picks a free port).
+
+    The accept backlog is the largest the system allows unless given: after a
+    deploy every client reconnects at once, and a short queue drops them.
+    """
     tcp = await trio.open_tcp_listeners(port, host=host or None, backlog=backlog)
     if ssl_context is None:
         return list(tcp)

@@ -34,3 +34,11 @@ def test_msgpack_keeps_bytes_and_str_apart():
 def test_decode_errors(codec, frame):
     with pytest.raises(DecodeError):
         codec.decode(frame)
+
+
+@pytest.mark.parametrize("data", [b"\xc1", b"\x92\x01", b"\xff\xff\x00"])
+def test_invalid_msgpack_always_says_why(data):
+    with pytest.raises(DecodeError) as caught:
+        MSGPACK.decode(Binary(data))
+    why = str(caught.value).removeprefix("invalid MessagePack:").strip()
+    assert why, str(caught.value)

@@ -65,3 +65,13 @@ def test_byte_budget():
     assert budget.used == 0
     with pytest.raises(ValueError):
         ByteBudget(0)
+
+
+def test_without_a_handshake_bound_of_their_own_handshakes_fill_the_room_of_connections():
+    admission = Admission(max_connections=100, max_handshakes=0)
+    evicted: list[int] = []
+    for n in range(100):
+        admission.begin_handshake(lambda n=n: evicted.append(n))
+    assert evicted == []
+    admission.begin_handshake(lambda: evicted.append(100))
+    assert evicted == [0]

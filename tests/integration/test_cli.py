@@ -5,7 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,14 +25,26 @@ CLI = [sys.executable, "-m", "actorsock"]
 
 
 @contextmanager
-def served(*args: str):
-    """Start ``actorsock ARGS --port 0 --log-format json``; yield (process, port, log lines)."""
+def served(*args: str, env: dict | None = None, descriptors: int | None = None):
+    """Start ``actorsock ARGS --port 0 --log-format json``; yield (process, port, log lines).
+
+    Args:
+        env: Extra environment variables.
+        descriptors: A file-descriptor limit (RLIMIT_NOFILE) for the server.
+    """
+
+    def limit() -> None:
+        if descriptors is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (descriptors, descriptors))
+
     process = subprocess.Popen(
         [*CLI, *args, "--port", "0", "--log-format", "json"],
         cwd=ROOT,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
+        env={**os.environ, **(env or {})},
+        preexec_fn=limit if descriptors is not None else None,
     )
     lines: list[dict] = []
     ready = threading.Event()
@@ -154,3 +168,100 @@ def test_sigterm_closes_clients_with_1001_and_exits_0():
         stack.close()
     reasons = [line["reason"] for line in lines if line.get("event") == "close"]
     assert reasons == ["shutdown"] * 3
+
+
+def test_version_flag():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip().startswith("actorsock 0.")
+
+
+def test_a_taken_port_is_one_line_naming_the_address_and_exit_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("demo", "--port", str(port))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "--port" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_the_start_line_gives_the_url_to_open_and_the_routes():
+    with served("demo", descriptors=4096) as (_, port, lines):
+        start = next(line for line in lines if line.get("event") == "listening")
+    assert start["url"] == f"http://127.0.0.1:{port}/"
+    assert f"ws://127.0.0.1:{port}/echo" in start["websocket_routes"]
+    assert "/" in start["http_routes"]
+    # The default cap follows the descriptor limit, less 100 kept in reserve.
+    assert (start["max_connections"], start["descriptor_limit"]) == (3996, 4096)
+
+
+def test_an_unknown_actorsock_variable_warns_and_the_server_starts():
+    env = {"ACTORSOCK_HOME": "/opt/app", "ACTORSOCK_SERVER_PROT": "1"}
+    with served("demo", env=env) as (_, port, lines):
+        assert json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+    warnings = [line["raw"] for line in lines if "warning" in line.get("raw", "")]
+    assert any("ACTORSOCK_HOME" in line for line in warnings), lines[:5]
+    assert any("ACTORSOCK_SERVER_PORT" in line for line in warnings)  # the closest option
+
+
+def test_a_missing_file_named_by_the_environment_blames_the_variable():
+    result = run("demo", env={"ACTORSOCK_CONFIG": "/no/such/actorsock.toml"})
+    assert result.returncode == 2
+    assert "ACTORSOCK_CONFIG" in result.stderr and "--config" not in result.stderr
+
+
+@pytest.mark.slow
+def test_a_full_descriptor_table_is_logged_once_a_second_with_a_count():
+    # A cap above what the descriptors allow, so that accept() itself fails.
+    env = {"ACTORSOCK_SERVER_MAX_CONNECTIONS": "1000"}
+    with served("demo", env=env, descriptors=96) as (_, port, lines), ExitStack() as held:
+        for _ in range(140):
+            held.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        time.sleep(3.0)
+        failing = [line for line in lines if line.get("event", "").startswith("cannot accept")]
+        assert 2 <= len(failing) <= 5, failing  # about one a second, not ten
+        assert sum(line["failures"] for line in failing) > len(failing)  # the rest counted
+        assert "Traceback" not in "".join(line.get("raw", "") for line in lines)
+        held.close()
+        deadline = time.monotonic() + 10
+        while not any(line.get("event") == "accepting connections again" for line in lines):
+            assert time.monotonic() < deadline, lines[-5:]
+            time.sleep(0.1)
+        assert json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+
+
+@pytest.mark.slow
+def test_silent_sockets_past_the_descriptor_limit_do_not_lock_clients_out():
+    with served("demo", descriptors=256) as (_, port, lines), ExitStack() as held:
+        for _ in range(400):  # more than the server can hold open
+            held.enter_context(socket.create_connection(("127.0.0.1", port), timeout=10))
+        with connect(f"ws://127.0.0.1:{port}/echo", open_timeout=10) as ws:
+            ws.send("still in")
+            assert ws.recv(timeout=10) == "still in"
+        assert json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read())
+        assert not any(line.get("event", "").startswith("cannot accept") for line in lines)
+
+
+@pytest.mark.slow
+def test_sigterm_right_after_refused_upgrades_exits_at_once():
+    with served("demo") as (process, port, _):
+        refused = [
+            b"GET /echo HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"GET /echo HTTP/1.1\r\nHost: xn--zz\r\nUpgrade: websocket\r\n\r\n",
+            b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n",
+        ]
+        for raw in refused:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(raw)
+                assert sock.recv(12)[:9] == b"HTTP/1.1 "
+        time.sleep(0.5)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+        # Nothing was open: no wait for a handshake timeout (10 s) or a drain.
+        assert time.monotonic() - started < 3.0

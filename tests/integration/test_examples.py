@@ -12,6 +12,8 @@ from examples.broadcast import app as broadcast_app
 from examples.msgpack_frames import app as msgpack_app
 from examples.workers import app as workers_app
 
+from .helpers import RawClient, frame
+
 
 async def test_broadcast_reaches_everyone_including_the_sender():
     async with (
@@ -47,3 +49,16 @@ async def test_worker_and_thread_push_to_feed_clients():
         with trio.fail_after(6):
             while sources != {"clock", "thread"}:
                 sources.add(json.loads(await ws.get_message())["source"])
+
+
+async def test_broadcast_echo_answers_a_ping_with_one_pong_and_nothing_else():
+    async with open_test_server(broadcast_app) as server:
+        client = await RawClient.connect(server.port, "/echo")
+        await client.send(frame(0x9, b"are you there"))
+        await client.send(frame(0x1, b"after the ping"))
+        with trio.fail_after(5):
+            first = await client.read_frame()
+            second = await client.read_frame()
+        assert first == (0xA, b"are you there")  # the pong
+        assert second == (0x1, b"after the ping")  # and no ping came back
+        await client.aclose()
