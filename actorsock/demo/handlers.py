@@ -28,15 +28,18 @@ class Room(Handler):
 
     Everyone in ``/rooms/{room}`` receives the others' messages as
     ``{"event": "message", "from": "<0.12>", "text": "..."}``; joins and
-    leaves arrive as ``{"event": "join" | "leave", "who": ..., "count": n}``.
+    leaves arrive as ``{"event": "join" | "leave", "who": ..., "count": n}``, and
+    a newcomer first gets ``{"event": "welcome", "you": "<0.12>", "count": n}``.
     """
 
     ping_interval = 20.0  # browsers answer pings, which keeps idle members connected
 
-    async def websocket_init(self) -> None:
+    async def websocket_init(self) -> Text:
         self.room = self.request.path_params["room"]
         rooms.register(self.room)
         self._announce("join")
+        # Tells this client which pid in the room is its own.
+        return _encode({"event": "welcome", "you": str(self.pid), "count": rooms.count(self.room)})
 
     async def websocket_handle(self, frame: Frame) -> None:
         if isinstance(frame, Text):

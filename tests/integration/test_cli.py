@@ -120,18 +120,27 @@ def test_demo_serves_echo_rooms_and_dashboard():
     with served("demo") as (process, port, lines):
         base = f"ws://127.0.0.1:{port}"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as page:
-            assert b"actorsock demo" in page.read()
+            html = page.read()
+        assert b"actorsock demo" in html
+        assert b'name="viewport"' in html  # readable on a phone
+        assert html.count(b'<svg class="chart"') == 2  # the last minute, drawn
+        assert b"http://" not in html.replace(b"http://www.w3.org", b"")  # nothing fetched
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/favicon.ico") as icon:
+            assert icon.status == 200 and icon.headers["content-type"] == "image/svg+xml"
         with connect(f"{base}/echo") as ws:
             ws.send("hello")
             assert ws.recv(timeout=5) == "hello"
         with connect(f"{base}/rooms/tea") as alice:
-            assert json.loads(alice.recv(timeout=5))["count"] == 1
+            welcome = json.loads(alice.recv(timeout=5))  # which pid is mine
+            assert welcome["event"] == "welcome" and welcome["count"] == 1
+            mine = {"event": "join", "who": welcome["you"], "count": 1}
+            assert json.loads(alice.recv(timeout=5)) == mine
             with connect(f"{base}/rooms/tea") as bob:
-                assert json.loads(bob.recv(timeout=5)) == {
-                    "event": "join",
-                    "who": json.loads(alice.recv(timeout=5))["who"],
-                    "count": 2,
-                }
+                bob_welcome = json.loads(bob.recv(timeout=5))
+                assert bob_welcome["event"] == "welcome" and bob_welcome["you"] != welcome["you"]
+                joined = {"event": "join", "who": bob_welcome["you"], "count": 2}
+                assert json.loads(bob.recv(timeout=5)) == joined
+                assert json.loads(alice.recv(timeout=5)) == joined
                 alice.send("hi bob")
                 message = json.loads(bob.recv(timeout=5))
                 assert message["event"] == "message" and message["text"] == "hi bob"
