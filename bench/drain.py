@@ -10,6 +10,10 @@ Usage::
 
     python bench/drain.py                  # 10,000 clients
     python bench/drain.py --clients 3000
+    python bench/drain.py --check          # exit 1 unless every client got its
+                                           # close, the exit came within 1 s of
+                                           # the last close and within the
+                                           # drain timeout (.ci/run does this)
 
 Bounded: the load generator's own timeout, and a kill 60 s after SIGTERM.
 """
@@ -27,7 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BUILD, LOADGEN, ROOT, Running, Server, build_loadgen, pinned
+from run import BUILD, LOADGEN, Running, Server, build_loadgen, pinned
+
+DRAIN_TIMEOUT = 10.0  # server.drain_timeout's default
 
 ACTORSOCK = Server(
     "actorsock",
@@ -92,13 +98,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--check", action="store_true", help="fail unless the goals are met")
     args = parser.parse_args(argv)
     BUILD.mkdir(parents=True, exist_ok=True)
     result = drain(args.clients, args.timeout)
     print(json.dumps(result))
-    return 0 if result["clients"] == args.clients else 1
+    problems = []
+    if result["clients"] != args.clients or result["closed"] != args.clients:
+        problems.append(f"{result['closed']} of {args.clients} clients closed")
+    exit_s, last_close = float(result["exit_s"]), result["last_close_s"]
+    if last_close is not None and exit_s - float(last_close) > 1.0:
+        lag = exit_s - float(last_close)
+        problems.append(f"exit {exit_s} s came {lag:.2f} s after the last close")
+    if exit_s > DRAIN_TIMEOUT:
+        problems.append(f"exit {exit_s} s is past the drain timeout ({DRAIN_TIMEOUT} s)")
+    for problem in problems:
+        print(f"drain: {problem}", file=sys.stderr)
+    return 1 if args.check and problems else 0
 
 
 if __name__ == "__main__":
-    _ = ROOT
     sys.exit(main())
