@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import BUILD, LOADGEN, Running, Server, build_loadgen, pinned
+from run import BUILD, Running, Server, build_loadgen, idle_clients
 
 DRAIN_TIMEOUT = 10.0  # server.drain_timeout's default
 
@@ -49,21 +49,7 @@ def drain(clients: int, timeout: float) -> dict[str, object]:
     """Measure one drain of ``clients`` connections; returns the figures (seconds)."""
     build_loadgen()
     with Running(ACTORSOCK) as running:
-        args = [str(LOADGEN), "--port", str(running.port), "--mode", "idle"]
-        args += ["--clients", str(clients), "--timeout", str(timeout)]
-        load = subprocess.Popen(
-            pinned(args, 1),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert load.stderr is not None
-        ready = 0
-        for line in load.stderr:
-            if line.startswith("READY"):
-                ready = int(line.split()[1])
-                break
+        load, ready = idle_clients(running.port, clients, timeout)
         time.sleep(1.0)
         signalled = time.time()
         running.process.send_signal(signal.SIGTERM)

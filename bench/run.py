@@ -247,29 +247,40 @@ def loadgen(port: int, timeout: float, **options: Any) -> dict[str, Any]:
 # -- scenarios -------------------------------------------------------------------
 
 
+def idle_clients(port: int, clients: int, timeout: float) -> tuple[subprocess.Popen[str], int]:
+    """Start ``loadgen --mode idle``; return it and how many clients it opened.
+
+    The clients stay until a line is written to the process's stdin (then one
+    broadcast checks they all still receive) or ``timeout`` passes.
+    """
+    args = [str(LOADGEN), "--port", str(port), "--mode", "idle"]
+    args += ["--clients", str(clients), "--timeout", str(timeout)]
+    process = subprocess.Popen(
+        pinned(args, 1),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    ready = 0
+    deadline = time.monotonic() + timeout
+    for line in process.stderr:
+        if line.startswith("READY"):
+            ready = int(line.split()[1])
+            break
+        if time.monotonic() > deadline:
+            break
+    return process, ready
+
+
 def scenario_idle(server: Server, clients: int, timeout: float) -> dict[str, Any]:
     with Running(server) as running:
         time.sleep(0.5)
         rss_before = running.rss_kib()
         buffers_before, objects_before = tcp_buffer_bytes(), tcp_socket_object_bytes()
-        args = [str(LOADGEN), "--port", str(running.port), "--mode", "idle"]
-        args += ["--clients", str(clients), "--timeout", str(timeout)]
-        process = subprocess.Popen(
-            pinned(args, 1),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert process.stderr is not None and process.stdin is not None
-        ready = 0
-        deadline = time.monotonic() + timeout
-        for line in process.stderr:
-            if line.startswith("READY"):
-                ready = int(line.split()[1])
-                break
-            if time.monotonic() > deadline:
-                break
+        process, ready = idle_clients(running.port, clients, timeout)
+        assert process.stdin is not None
         time.sleep(1.0)  # let the server settle after the last handshake
         rss_after = running.rss_kib()
         buffers_after, objects_after = tcp_buffer_bytes(), tcp_socket_object_bytes()

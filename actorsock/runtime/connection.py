@@ -295,13 +295,13 @@ class _Connection:
                 return pid.stop_request
             if mailbox.overflowed:
                 self.counters.overflows += 1
-                self.log.warning(
+                return await self._disconnect(
+                    "mailbox_overflow",
+                    "mailbox overflow",
                     "mailbox overflow; disconnecting slow connection",
                     capacity=mailbox.capacity,
                     dropped=mailbox.dropped,
                 )
-                await self._close(1013, "mailbox overflow")
-                return Error("mailbox_overflow", 1013)
             if self.queue.overflowed:
                 return await self._send_overflow()
             if ws.inbound_overflowed:
@@ -425,26 +425,32 @@ class _Connection:
     async def _send_overflow(self) -> Reason:
         queue = self.queue
         self.counters.send_overflows += 1
-        self.log.warning(
-            "send queue full; disconnecting slow client",
-            queued_bytes=queue.queued_bytes,
-            max_bytes=queue.max_bytes,
-            dropped=queue.dropped,
-        )
+        fields = {"queued_bytes": queue.queued_bytes, "dropped": queue.dropped}
         queue.discard_pending()
-        await self._close(1013, "send queue full")
-        return Error("send_overflow", 1013)
+        return await self._disconnect(
+            "send_overflow",
+            "send queue full",
+            "send queue full; disconnecting slow client",
+            max_bytes=queue.max_bytes,
+            **fields,
+        )
 
     async def _inbound_overflow(self) -> Reason:
         budget = self.incomplete_budget
         self.counters.inbound_overflows += 1
-        self.log.warning(
+        return await self._disconnect(
+            "inbound_overflow",
+            "server busy: too much incomplete data",
             "incomplete client messages fill the server's bound; disconnecting this client",
             held_bytes=budget.used,
             max_bytes=budget.limit,
         )
-        await self._close(1013, "server busy: too much incomplete data")
-        return Error("inbound_overflow", 1013)
+
+    async def _disconnect(self, kind: str, close_reason: str, event: str, **fields: Any) -> Reason:
+        """End a connection that passed one of its bounds: log, close 1013, ``Error(kind)``."""
+        self.log.warning(event, **fields)
+        await self._close(1013, close_reason)
+        return Error(kind, 1013)
 
     def _closed_reason(self) -> Reason:
         ws = self.ws
