@@ -20,6 +20,7 @@ request                                                status  extra header
 ====================================================  ======  ==================
 method other than GET                                  405     Allow: GET
 HTTP/1.0                                               400
+a body (``Content-Length`` > 0, ``Transfer-Encoding``)  400
 no ``websocket`` in ``Upgrade`` (a plain request)      426     Upgrade: websocket
 ``Upgrade`` or ``Connection`` not a token list         400
 ``Connection`` without ``upgrade``                     400
@@ -151,6 +152,10 @@ def check_upgrade(request: Request) -> HttpError | None:
         return HttpError(405, "a WebSocket handshake must use GET", (("allow", "GET"),))
     if request.http_version != "1.1":
         return HttpError(400, "a WebSocket handshake needs HTTP/1.1")
+    length = request.header("content-length")
+    if request.header("transfer-encoding") is not None or (length and length.strip() != "0"):
+        # Its bytes would be taken for the client's first frames.
+        return HttpError(400, "a WebSocket handshake carries no body")
     upgrade = _list_items(request, "upgrade")
     if not all(_is_token(part) for item in upgrade for part in item.split("/", 1)):
         return HttpError(400, "malformed Upgrade header")

@@ -53,6 +53,7 @@ exactly once, then the pid dies (registries forget it, monitors get ``Down``).
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +129,18 @@ class _CallbackCrash(Exception):
     def __init__(self, exc: Exception) -> None:
         super().__init__(repr(exc))
         self.exc = exc
+
+
+def _crash(exc: BaseException) -> Crash:
+    """The terminate reason of a crash, logged already.
+
+    The traceback stays (``terminate`` may format it), but the finished
+    frames' locals go: they hold this connection, which the reason outlives
+    (as the pid's exit reason), and would keep it all for the cycle
+    collector.
+    """
+    traceback.clear_frames(exc.__traceback__)
+    return Crash(exc)
 
 
 def _pick(handler_value: Any, default: Any) -> Any:
@@ -238,7 +251,7 @@ class _Connection:
         except _CallbackCrash as crash:
             self.log.error("init crashed", exc_info=crash.exc)
             await write_response(self.stream, None, Response(500, "internal server error\n"))
-            return Crash(crash.exc)
+            return _crash(crash.exc)
         if isinstance(decision, Reject):
             await write_response(
                 self.stream,
@@ -279,7 +292,7 @@ class _Connection:
             self.counters.crashes += 1
             self.log.error("handler crashed", exc_info=crash.exc)
             await self._close(1011, "internal error")
-            return Crash(crash.exc)
+            return _crash(crash.exc)
 
     async def _loop(self) -> Reason:
         ws, pid, handler = self.ws, self.pid, self.handler

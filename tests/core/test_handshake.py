@@ -49,6 +49,8 @@ def test_valid_handshake():
         (request(extra=[("sec-websocket-protocol", "chat, caf\xe9")]), 400),
         (request(extra=[("sec-websocket-protocol", "a b")]), 400),
         (request(extra=[("sec-websocket-extensions", "permessage-deflate\xff")]), 400),
+        (request(extra=[("content-length", "5")]), 400),
+        (request(extra=[("transfer-encoding", "chunked")]), 400),
     ],
     ids=[
         "post",
@@ -68,6 +70,8 @@ def test_valid_handshake():
         "protocol-non-ascii",
         "protocol-not-a-token",
         "extensions-non-ascii",
+        "body",
+        "chunked-body",
     ],
 )
 def test_broken_handshakes(req, status):
@@ -115,8 +119,16 @@ def test_request_accessors():
         request(connection="keep-alive", extra=[("connection", "upgrade")]),  # two field lines
         request(extra=[("sec-websocket-protocol", "chat, v2.json")]),
         request(extra=[("sec-websocket-extensions", "permessage-deflate; client_max_window_bits")]),
+        request(extra=[("content-length", "0")]),
     ],
-    ids=["upgrade-list", "upgrade-case", "connection-split", "protocols", "extensions"],
+    ids=[
+        "upgrade-list",
+        "upgrade-case",
+        "connection-split",
+        "protocols",
+        "extensions",
+        "empty-body",
+    ],
 )
 def test_valid_variants_of_the_handshake(req):
     assert check_upgrade(req) is None

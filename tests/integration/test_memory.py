@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from actorsock import App, Handler
+from actorsock import App, Handler, Stop, Text
 from actorsock.testing import open_test_server
 
 from .helpers import KEY, RawClient, frame, wait_for
@@ -27,7 +27,10 @@ CLI = [sys.executable, "-m", "actorsock"]
 
 
 class Tracked(Handler):
-    """Echoes, and leaves a weak reference to itself for the test."""
+    """Echoes, and leaves a weak reference to itself for the test.
+
+    "crash" raises in the callback, "stop" ends the connection from the server.
+    """
 
     instances: list[weakref.ref] = []
 
@@ -35,6 +38,10 @@ class Tracked(Handler):
         Tracked.instances.append(weakref.ref(self))
 
     async def websocket_handle(self, frame):
+        if frame == Text("crash"):
+            raise RuntimeError("handler bug")
+        if frame == Text("stop"):
+            return Stop()
         return frame
 
 
@@ -43,10 +50,13 @@ def reset(client: RawClient) -> None:
     client.stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
 
-@pytest.mark.parametrize("ending", ["close-frame", "reset", "reset-mid-message"])
-async def test_a_closed_connection_is_freed_by_reference_counting(ending):
+ENDINGS = ["close-frame", "reset", "reset-mid-message", "crash", "stop", "idle-timeout"]
+
+
+@pytest.mark.parametrize("ending", ENDINGS)
+async def test_a_closed_connection_is_freed_by_reference_counting(ending, autojump_clock):
     app = App(routes={"/echo": Tracked})
-    async with open_test_server(app) as server:
+    async with open_test_server(app, websocket__idle_timeout=30.0) as server:
         gc.collect()
         gc.disable()
         gc.set_debug(gc.DEBUG_SAVEALL)
@@ -56,13 +66,19 @@ async def test_a_closed_connection_is_freed_by_reference_counting(ending):
             if ending == "reset-mid-message":
                 await client.send(frame(0x1, b"x" * 300_000)[:200_000])
                 await wait_for(lambda: app.statistics().incomplete_bytes > 0)
+            elif ending in ("crash", "stop", "idle-timeout"):
+                if ending != "idle-timeout":
+                    await client.send(frame(0x1, ending.encode()))
+                expected = {"crash": 1011, "stop": 1000, "idle-timeout": 1000}[ending]
+                with trio.fail_after(60):
+                    assert await client.read_close_code() == expected
             else:
                 await client.send(frame(0x1, b"hello"))
                 assert await client.read_frame() == (0x1, b"hello")
             if ending == "close-frame":
                 await client.send(frame(0x8, b"\x03\xe8"))
                 assert (await client.read_frame())[0] == 0x8
-            else:
+            elif ending in ("reset", "reset-mid-message"):
                 reset(client)
             await client.aclose()
             await wait_for(lambda: not app.connections())
