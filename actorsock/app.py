@@ -20,7 +20,6 @@ Using it::
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import signal
@@ -38,7 +37,7 @@ from .core.request import Request, Response
 from .core.routes import Router
 from .errors import ConfigError, ListenError
 from .logging import configure_logging, get_logger
-from .runtime.connection import ConnectionOptions, run_connection
+from .runtime.connection import run_connection
 from .runtime.connections import (
     DESCRIPTOR_RESERVE,
     ConnectionSupervisor,
@@ -127,10 +126,6 @@ class App:
         server, ws = config.server, config.websocket
         current_node()
         ssl_context = make_ssl_context(server.tls_cert, server.tls_key) if server.tls_cert else None
-        # Every [websocket] option is a connection default of the same name.
-        options = ConnectionOptions(
-            **dataclasses.asdict(ws), handshake_timeout=server.handshake_timeout
-        )
         fd_limit = descriptor_limit()
         max_connections = max_connections_for(server.max_connections, fd_limit)
         if max_connections > fd_limit - DESCRIPTOR_RESERVE:
@@ -148,7 +143,8 @@ class App:
         # A partial, not a wrapper coroutine: one frame less held per connection.
         on_websocket = functools.partial(
             run_connection,
-            options=options,
+            options=ws,  # the [websocket] section is the connection defaults
+            handshake_timeout=server.handshake_timeout,
             counters=self._counters,
             incomplete_budget=budget,
             log=self._log,

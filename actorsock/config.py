@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .core.mailbox import Overflow
+from .core.options import ConnectionOptions
+from .core.send_queue import SendPolicy
 from .errors import ConfigError
 
 __all__ = [
@@ -60,19 +63,9 @@ class ServerConfig:
     tls_key: str = ""
 
 
-@dataclass(frozen=True)
-class WebSocketConfig:
-    """The ``[websocket]`` section; see ``config/actorsock.toml``."""
-
-    idle_timeout: float = 60.0
-    ping_interval: float = 0.0
-    max_message_size: int = 1 << 20
-    mailbox_size: int = 1024
-    overflow: str = "disconnect"
-    close_timeout: float = 5.0
-    send_queue_bytes: int = 1 << 20
-    send_queue_messages: int = 1024
-    send_overflow: str = "disconnect"
+#: The ``[websocket]`` section (see ``config/actorsock.toml``): the connection
+#: defaults, defined once in :mod:`actorsock.core.options`.
+WebSocketConfig = ConnectionOptions
 
 
 @dataclass(frozen=True)
@@ -129,11 +122,11 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "websocket.ping_interval": _not_negative,
     "websocket.max_message_size": _positive,
     "websocket.mailbox_size": _positive,
-    "websocket.overflow": _choice("disconnect", "drop_oldest", "drop_newest"),
+    "websocket.overflow": _choice(*Overflow),
     "websocket.close_timeout": _positive,
     "websocket.send_queue_bytes": _positive,
     "websocket.send_queue_messages": _positive,
-    "websocket.send_overflow": _choice("disconnect", "drop_oldest", "drop_newest", "coalesce"),
+    "websocket.send_overflow": _choice(*SendPolicy),
     "log.format": _choice("auto", "console", "json"),
     "log.level": _choice("debug", "info", "warning", "error"),
 }

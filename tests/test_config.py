@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from actorsock.config import Config, ConfigWarning, load_config
+from actorsock.config import Config, ConfigWarning, WebSocketConfig, load_config
 from actorsock.errors import ConfigError
 
 SHIPPED = Path(__file__).parent.parent / "config" / "actorsock.toml"
@@ -95,3 +95,10 @@ def test_replace_for_code():
     assert Config().replace(server__port=0).server.port == 0
     with pytest.raises(ConfigError):
         Config().replace(server__port="x")
+
+
+def test_the_connection_defaults_are_written_once():
+    from actorsock.core.options import ConnectionOptions
+
+    assert WebSocketConfig is ConnectionOptions
+    assert Config().websocket == ConnectionOptions()

@@ -23,14 +23,25 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
-from .process import Pid
-
-__all__ = ["TimerHeap", "TimerRef"]
+__all__ = ["Destination", "TimerHeap", "TimerRef"]
 
 
-class TimerRef:
+class Destination(Protocol):
+    """Where a timer's message goes (a pid, for the runtime)."""
+
+    @property
+    def alive(self) -> bool:
+        """False once it has ended: its timers are dropped."""
+
+
+# Generic over the destination, so that this module needs nothing of
+# core.process, which uses it.
+D = TypeVar("D", bound=Destination)
+
+
+class TimerRef(Generic[D]):
     """Handle of a scheduled timer; pass it to ``cancel_timer``.
 
     Attributes:
@@ -45,7 +56,7 @@ class TimerRef:
         self,
         seq: int,
         deadline: float,
-        dest: Pid,
+        dest: D,
         message: Any,
         interval: float | None,
         system: bool = False,
@@ -63,11 +74,11 @@ class TimerRef:
         return f"<TimerRef {self.seq} to {self.dest!r} {kind} at {self.deadline:.3f}>"
 
 
-class TimerHeap:
+class TimerHeap(Generic[D]):
     """Timers ordered by deadline."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, TimerRef]] = []
+        self._heap: list[tuple[float, int, TimerRef[D]]] = []
         self._seq = itertools.count()
         self._active = 0
 
@@ -75,11 +86,11 @@ class TimerHeap:
         self,
         now: float,
         delay: float,
-        dest: Pid,
+        dest: D,
         message: Any,
         interval: float | None = None,
         system: bool = False,
-    ) -> TimerRef:
+    ) -> TimerRef[D]:
         """Add a timer.
 
         Args:
@@ -102,7 +113,7 @@ class TimerHeap:
         self._active += 1
         return ref
 
-    def cancel(self, ref: TimerRef) -> bool:
+    def cancel(self, ref: TimerRef[D]) -> bool:
         """Cancel ``ref``. Returns True if it had not fired or been cancelled yet."""
         if not ref.active:
             return False
@@ -120,14 +131,14 @@ class TimerHeap:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
-    def pop_due(self, now: float) -> list[TimerRef]:
+    def pop_due(self, now: float) -> list[TimerRef[D]]:
         """Remove and return the timers due at ``now``, earliest first.
 
         Interval timers are rescheduled; timers whose destination has ended
         are dropped and not returned.
         """
         heap = self._heap
-        due: list[TimerRef] = []
+        due: list[TimerRef[D]] = []
         while heap and heap[0][0] <= now:
             _, _, ref = heapq.heappop(heap)
             if not ref.active:

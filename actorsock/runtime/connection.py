@@ -55,7 +55,6 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -63,6 +62,7 @@ import trio
 from ..core.budget import ByteBudget
 from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
 from ..core.handler import Handler
+from ..core.options import ConnectionOptions
 from ..core.process import exit_process, reset_current_pid, set_current_pid
 from ..core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
 from ..core.reasons import Stop as StopReason
@@ -79,7 +79,7 @@ from .actor import run_terminate, spawn_process
 from .stats import ConnectionStatistics, Counters
 from .waker import LaneWaker
 
-__all__ = ["ConnectionOptions", "run_connection"]
+__all__ = ["run_connection"]
 
 # Callbacks a busy connection runs before it lets other tasks run.
 _STEPS_PER_YIELD = 4
@@ -91,36 +91,6 @@ _DEADLINE = object()
 
 # Close codes the server sent first, and what they mean for terminate.
 _SERVER_CLOSE_KINDS = {1002: "badframe", 1007: "badencoding", 1009: "badsize"}
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionOptions:
-    """Server-wide defaults for connections; handler class attributes override them.
-
-    Attributes:
-        idle_timeout: Seconds without client data before ``Timeout``.
-        ping_interval: Seconds of client silence before the server pings
-            (0 disables pings).
-        max_message_size: Largest client message in bytes (1009 beyond).
-        mailbox_size: Mailbox capacity.
-        overflow: Mailbox overflow policy.
-        handshake_timeout: Seconds to complete the upgrade after ``init``.
-        close_timeout: Seconds to wait for the client's close frame.
-        send_queue_bytes: Bound of the send queue in bytes.
-        send_queue_messages: Bound of the send queue in frames.
-        send_overflow: Send queue policy (see :class:`~actorsock.core.send_queue.SendPolicy`).
-    """
-
-    idle_timeout: float = 60.0
-    ping_interval: float = 0.0
-    max_message_size: int = 1 << 20
-    mailbox_size: int = 1024
-    overflow: str = "disconnect"
-    handshake_timeout: float = 10.0
-    close_timeout: float = 5.0
-    send_queue_bytes: int = 1 << 20
-    send_queue_messages: int = 1024
-    send_overflow: str = "disconnect"
 
 
 class _CallbackCrash(Exception):
@@ -155,6 +125,7 @@ class _Connection:
         "counters",
         "deadline_timer",
         "handler",
+        "handshake_timeout",
         "idle_timeout",
         "incomplete_budget",
         "last_activity",
@@ -180,11 +151,13 @@ class _Connection:
         request: Request,
         handler: Handler,
         options: ConnectionOptions,
+        handshake_timeout: float,
         counters: Counters,
         incomplete_budget: ByteBudget,
         log: Any,
     ) -> None:
         self.stream = stream
+        self.handshake_timeout = handshake_timeout
         self.incomplete_budget = incomplete_budget
         self.request = request
         self.handler = handler
@@ -269,7 +242,7 @@ class _Connection:
             self.log.error("init crashed", exc_info=error)
             await write_response(self.stream, None, Response(500, "internal server error\n"))
             return Crash(error)
-        with trio.move_on_after(self.options.handshake_timeout):
+        with trio.move_on_after(self.handshake_timeout):
             with contextlib.suppress(ConnectionClosed):
                 self.ws = await accept_websocket(
                     nursery,
@@ -491,6 +464,7 @@ async def run_connection(
     handler_class: type[Handler],
     *,
     options: ConnectionOptions,
+    handshake_timeout: float,
     counters: Counters,
     incomplete_budget: ByteBudget,
     log: Any,
@@ -507,6 +481,7 @@ async def run_connection(
         request: The parsed request, with path params and route.
         handler_class: The route's :class:`Handler` subclass.
         options: Server-wide connection defaults.
+        handshake_timeout: Seconds to complete the upgrade once ``init`` returned.
         counters: Server counters to update.
         incomplete_budget: The server-wide bound on bytes of client messages
             still arriving (see :class:`~actorsock.core.budget.ByteBudget`).
@@ -524,6 +499,7 @@ async def run_connection(
         request,
         handler,
         options,
+        handshake_timeout,
         counters,
         incomplete_budget,
         log,

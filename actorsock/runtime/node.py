@@ -40,7 +40,7 @@ class Node:
     def __init__(self) -> None:
         self._thread_id = threading.get_ident()
         self._token = trio.lowlevel.current_trio_token()
-        self.timers = TimerHeap()
+        self.timers: TimerHeap[Pid] = TimerHeap()
         self._timer_waker = Waker()
         self._delivery_waker = Waker()
         self._deliveries = DeliveryQueue(on_pending=self._delivery_waker.wake)
