@@ -37,7 +37,6 @@ from .core.request import Request, Response
 from .core.routes import Router
 from .errors import ConfigError, ListenError
 from .logging import configure_logging, get_logger
-from .runtime.connection import run_connection
 from .runtime.connections import (
     DESCRIPTOR_RESERVE,
     ConnectionSupervisor,
@@ -47,8 +46,10 @@ from .runtime.connections import (
 from .runtime.node import current_node
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
+from .transports.fastpath import fan_out_frames
 from .transports.front import Front, HttpEndpoint
 from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
+from .transports.websocket_route import serve_websocket
 
 __all__ = ["App"]
 
@@ -124,7 +125,8 @@ class App:
         """
         config = config or Config()
         server, ws = config.server, config.websocket
-        current_node()
+        # Broadcasts write to parked WebSocket connections' sockets directly.
+        current_node().install_fan_out(fan_out_frames)
         ssl_context = make_ssl_context(server.tls_cert, server.tls_key) if server.tls_cert else None
         fd_limit = descriptor_limit()
         max_connections = max_connections_for(server.max_connections, fd_limit)
@@ -142,7 +144,7 @@ class App:
         budget = self._incomplete_budget = ByteBudget(server.max_incomplete_bytes)
         # A partial, not a wrapper coroutine: one frame less held per connection.
         on_websocket = functools.partial(
-            run_connection,
+            serve_websocket,
             options=ws,  # the [websocket] section is the connection defaults
             handshake_timeout=server.handshake_timeout,
             counters=self._counters,

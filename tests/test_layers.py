@@ -88,3 +88,14 @@ def test_no_module_imports_itself_around_a_cycle():
             t for t in targets if not name.startswith(t + ".") and not t.startswith(name + ".")
         }
     assert cycles(edges) == []
+
+
+def test_runtime_and_core_import_nothing_from_transports():
+    # The arrows run transports -> runtime -> core, never back up.
+    lower = ("actorsock.runtime", "actorsock.core")
+    wrong = {
+        name: sorted(t for t in targets if t.startswith("actorsock.transports"))
+        for name, targets in graph().items()
+        if name.startswith(lower)
+    }
+    assert {name: targets for name, targets in wrong.items() if targets} == {}

@@ -44,7 +44,7 @@ Private members used: ``WSConnection.handshake``; of wsproto's ``Connection``:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Iterator
 
 import trio
 import trio_websocket
@@ -60,10 +60,15 @@ from wsproto.events import TextMessage as WsTextMessage
 
 from ..core.budget import ByteBudget
 from ..core.frames import Binary, Frame, Ping, Pong, Text
-from ..core.wire import decode_client_messages
+from ..core.reasons import Error, Reason, Remote
+from ..core.transport import TransportClosed
+from ..core.wire import PreparedFrame, decode_client_messages, encode_frame
 from .fastpath import ConnectionStream
 
-__all__ = ["ConnectionClosed", "ServerWebSocket", "accept_websocket"]
+__all__ = ["ServerWebSocket", "accept_websocket"]
+
+# Close codes the server sent first, and what they mean for terminate.
+_SERVER_CLOSE_KINDS = {1002: "badframe", 1007: "badencoding", 1009: "badsize"}
 
 # How many complete client messages the library may hold before its reader
 # stops reading the socket (TCP backpressure then slows the client down); the
@@ -166,7 +171,7 @@ class ServerWebSocket(WebSocketConnection):
         self.sent_close_code: int | None = None
         self._budget = incomplete_budget
         self._incomplete_bytes = 0  # held in the budget for the message arriving
-        self.inbound_overflowed = False
+        self._inbound_overflowed = False
 
     # -- hooks into the library's reader task ---------------------------
 
@@ -193,11 +198,11 @@ class ServerWebSocket(WebSocketConnection):
             else:
                 self._channel_filled()
                 return
-        if self.inbound_overflowed:
+        if self._inbound_overflowed:
             return  # closing: nothing more of this client's data is kept
         if not event.message_finished:
             if not self._budget.take(len(event.data)):
-                self.inbound_overflowed = True
+                self._inbound_overflowed = True
                 self._on_inbound()
                 return
             self._incomplete_bytes += len(event.data)
@@ -294,11 +299,13 @@ class ServerWebSocket(WebSocketConnection):
 
     # -- what the connection actor uses ---------------------------------
 
+    # -- the Transport a session runs over (actorsock.core.transport) -----
+
     def next_inbound(self) -> Frame | None:
         """Return the next client frame, or None if none is waiting.
 
         Raises:
-            ConnectionClosed: Once the connection has closed and every frame
+            TransportClosed: Once the connection has closed and every frame
                 received before the close has been returned.
         """
         queued = self._one_frame_messages
@@ -313,20 +320,59 @@ class ServerWebSocket(WebSocketConnection):
             self._channel_may_hold = False
             return None
         except (trio.EndOfChannel, trio.ClosedResourceError):
-            raise ConnectionClosed(self.closed) from None
+            raise TransportClosed("the WebSocket connection has closed") from None
         if isinstance(item, str):
             return Text(item)
         if isinstance(item, bytes | bytearray):
             return Binary(bytes(item))
         return item
 
-    def send_data(self, data: bytes, key: Hashable | None = None) -> bool:
-        """Queue a data frame's wire bytes (see :mod:`actorsock.core.wire`).
+    def send_frame(self, frame: Text | Binary) -> bool:
+        """Queue a data frame (never blocks); False if closing or refused by the policy."""
+        return self.stream.offer(encode_frame(frame))
 
-        Never blocks. Returns False if the frame was not queued: the
-        connection is closing, or the send policy refused it.
-        """
-        return self.stream.offer(data, key)
+    def send_prepared(self, prepared: PreparedFrame) -> bool:
+        """Queue a broadcast's frame, whose wire bytes were built once for all."""
+        return self.stream.offer(prepared.data, prepared.key)
+
+    @property
+    def failed(self) -> bool:
+        """True once a write to the socket failed."""
+        return self.stream.broken is not None
+
+    @property
+    def inbound_overflowed(self) -> bool:
+        """True once a piece of a client message did not fit the shared budget."""
+        return self._inbound_overflowed
+
+    supports_ping = True
+
+    @property
+    def sent_frames(self) -> int:
+        """Data frames accepted (see :attr:`ConnectionStream.sent_frames`)."""
+        return self.stream.sent_frames
+
+    @property
+    def sent_bytes(self) -> int:
+        """Bytes written (see :attr:`ConnectionStream.sent_bytes`)."""
+        return self.stream.sent_bytes
+
+    def before_park(self) -> None:
+        """Open the direct lane: broadcasts may write past the session while it waits."""
+        self.stream.open_lane()
+
+    async def close(self, code: int, reason: str) -> None:
+        """The closing handshake: send a close frame, wait for the client's."""
+        await self.aclose(code, reason)
+
+    def ended_reason(self) -> Reason:
+        """``Remote`` for a client's close frame; else ``Error`` with the code sent or 1006."""
+        if self.peer_close is not None:
+            return Remote(*self.peer_close)
+        kind = _SERVER_CLOSE_KINDS.get(self.sent_close_code or 0)
+        if kind is not None:
+            return Error(kind, self.sent_close_code)
+        return Error("closed", 1006)
 
     @property
     def data_open(self) -> bool:
@@ -342,14 +388,17 @@ class ServerWebSocket(WebSocketConnection):
         """Send a ping or pong through the library.
 
         Raises:
-            ConnectionClosed: If the connection is closed or closing.
+            TransportClosed: If the connection is closed or closing.
         """
-        if self.closed:
-            raise ConnectionClosed(self.closed)
-        if isinstance(frame, Ping):
-            await self._send(WsPing(payload=frame.data))
-        else:
-            await self._send(WsPong(payload=frame.data))
+        try:
+            if self.closed:
+                raise ConnectionClosed(self.closed)
+            if isinstance(frame, Ping):
+                await self._send(WsPing(payload=frame.data))
+            else:
+                await self._send(WsPong(payload=frame.data))
+        except ConnectionClosed:
+            raise TransportClosed("the WebSocket connection is closing") from None
 
     async def abort(self) -> None:
         """Close the TCP connection now, without a close handshake (a no-op once closed).

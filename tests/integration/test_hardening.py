@@ -7,8 +7,8 @@ import trio
 from structlog.testing import capture_logs
 from websockets.sync.client import connect as sync_connect
 
-import actorsock.runtime.connection as connection_module
 import actorsock.transports.front as front_module
+import actorsock.transports.websocket_route as connection_module
 from actorsock import App, Handler, Reject, Text
 from actorsock.testing import open_test_server
 from actorsock.transports.websocket import ServerWebSocket

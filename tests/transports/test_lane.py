@@ -162,3 +162,14 @@ async def test_a_pid_without_an_open_lane_takes_the_way_of_its_sink(node):
         with pytest.raises(BlockingIOError):
             client.recv(16)  # nothing was written to the socket
         assert TALLY.get(stream.transport_stream.socket.fileno()) == (0, 0)
+
+
+async def test_an_app_installs_the_direct_lane_on_its_node():
+    # The runtime knows no transport: the App (the composition root) puts the
+    # WebSocket transport's direct-lane loop on the node its broadcasts use.
+    from actorsock import App
+    from actorsock.runtime.node import current_node
+    from actorsock.testing import open_test_server
+
+    async with open_test_server(App()):
+        assert current_node().fan_out_frames is fan_out_frames

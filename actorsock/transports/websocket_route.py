@@ -1,0 +1,146 @@
+"""Serving one accepted upgrade: ``init``, the upgrade, the session, the end.
+
+The front hands an upgrade request here with its stream. This module opens
+the WebSocket (the transport) and runs a :class:`~actorsock.runtime.session.Session`
+over it; the session loop itself knows nothing of WebSocket::
+
+    session (pid, mailbox, send queue)
+      init(request)  --crash--> 500 ----------------------------> Crash
+                     --Reject--> its status --------------------> Normal
+      upgrade (101)  --client gone, too slow--------------------> Error("closed", 1006)
+      session.run(websocket) -----------------------------------> its reason
+    close the socket, then session.finish(reason): terminate once, the pid dies
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import trio
+
+from ..core.budget import ByteBudget
+from ..core.handler import Handler
+from ..core.options import ConnectionOptions
+from ..core.process import reset_current_pid, set_current_pid
+from ..core.reasons import Error, Normal, Reason, Shutdown
+from ..core.request import Reject, Request, Response
+from ..logging import ContextLogger
+from ..runtime.session import Session, SessionCrash, crash_reason
+from ..runtime.stats import ConnectionStatistics, Counters
+from .fastpath import ConnectionStream
+from .front import close_quietly
+from .http import write_response
+from .websocket import ConnectionClosed, ServerWebSocket, accept_websocket
+
+__all__ = ["serve_websocket"]
+
+
+async def serve_websocket(
+    stream: trio.abc.Stream,
+    head: bytes,
+    early: bytes,
+    request: Request,
+    handler_class: type[Handler],
+    *,
+    options: ConnectionOptions,
+    handshake_timeout: float,
+    counters: Counters,
+    incomplete_budget: ByteBudget,
+    log: Any,
+    on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None,
+    on_end: Callable[[Any], None] = lambda pid: None,
+) -> None:
+    """Serve one accepted upgrade request with a fresh ``handler_class()``.
+
+    Args:
+        stream: The client stream (owned from now on; closed on return).
+        head: The canonical opening handshake (see
+            :func:`~actorsock.core.handshake.upgrade_head`).
+        early: Bytes the client sent behind its head (its first frames).
+        request: The parsed request, with path params and route.
+        handler_class: The route's :class:`Handler` subclass.
+        options: Server-wide connection defaults.
+        handshake_timeout: Seconds to complete the upgrade once ``init`` returned.
+        counters: Server counters to update.
+        incomplete_budget: The server-wide bound on bytes of client messages
+            still arriving.
+        log: The server logger; the session's lines carry pid, route and remote.
+        on_start: Called with the pid and a statistics probe as soon as the pid exists.
+        on_end: Called with the pid after ``terminate`` has run.
+    """
+    handler = handler_class()
+    handler.request = request
+    remote = f"{request.remote[0]}:{request.remote[1]}" if request.remote else "?"
+    session = Session(handler, request, options, counters, incomplete_budget, log)
+    pid = session.pid
+    session.log = ContextLogger(log, pid=pid, route=request.route, remote=remote)
+    channel = ConnectionStream(
+        stream, head, session.queue, on_trouble=session.waker.wake, gate=session.waker, early=early
+    )
+    # Broadcast frames go past the handler, straight to the socket, while
+    # the session is parked (see FrameSink and Pid.direct_fd).
+    pid.frame_sink = channel
+    channel.lane = pid
+    on_start(pid, session.statistics)
+    token = set_current_pid(pid)
+    started = trio.current_time()
+    reason: Reason = Shutdown()
+    ws: ServerWebSocket | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                ws, reason = await _open(
+                    session, channel, nursery, handshake_timeout, incomplete_budget
+                )
+                if ws is not None:  # known before the session runs, whatever it raises
+                    reason = await session.run(ws)
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            if ws is None:
+                await close_quietly(channel)
+            else:
+                ws.release_incomplete()
+                await ws.abort()
+            await session.finish(reason, opened=ws is not None, started=started)
+        on_end(pid)
+        reset_current_pid(token)
+
+
+async def _open(
+    session: Session,
+    channel: ConnectionStream,
+    nursery: trio.Nursery,
+    handshake_timeout: float,
+    incomplete_budget: ByteBudget,
+) -> tuple[ServerWebSocket | None, Reason]:
+    """``init`` and the upgrade: the open WebSocket, or None and the terminate reason."""
+    try:
+        decision = await session.init()
+    except SessionCrash as crash:
+        await write_response(channel, None, Response(500, "internal server error\n"))
+        return None, crash_reason(crash.exc)
+    if isinstance(decision, Reject):
+        refusal = Response(decision.status, decision.body, headers=decision.headers)
+        await write_response(channel, None, refusal)
+        return None, Normal()
+    ws = None
+    with trio.move_on_after(handshake_timeout):
+        try:
+            ws = await accept_websocket(
+                nursery,
+                channel,
+                subprotocol=decision.subprotocol,
+                headers=[(name.encode(), value.encode()) for name, value in decision.headers],
+                max_message_size=session.max_message_size,
+                on_inbound=session.waker.wake,
+                incomplete_budget=incomplete_budget,
+            )
+        except ConnectionClosed:
+            ws = None
+    if ws is None:
+        return None, Error("closed", 1006)
+    session.log.info("open", subprotocol=decision.subprotocol)
+    return ws, Shutdown()
