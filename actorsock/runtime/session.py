@@ -50,7 +50,7 @@ dies (registries forget it, monitors get ``Down``).
 from __future__ import annotations
 
 import traceback
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import trio
@@ -60,9 +60,9 @@ from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, 
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
 from ..core.process import exit_process
-from ..core.reasons import Crash, Error, Reason, Shutdown, Timeout
+from ..core.reasons import Crash, Error, Normal, Reason, Shutdown, Timeout
 from ..core.reasons import Stop as StopReason
-from ..core.request import Accept, Reject, Request
+from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.timers import TimerRef
 from ..core.transport import Transport, TransportClosed
@@ -233,6 +233,36 @@ class Session:
         if isinstance(accept, Reject):
             self.log.info("rejected in init", status=accept.status)
         return accept
+
+    async def serve(
+        self,
+        open_transport: Callable[[Accept], Awaitable[Transport | None]],
+        refuse: Callable[[Response], Awaitable[None]],
+    ) -> Reason:
+        """The whole session, the way every transport runs it.
+
+        ``init``; a crash is answered with ``refuse(500)`` (``Crash``), a
+        ``Reject`` with ``refuse(its response)`` (``Normal``); otherwise
+        ``open_transport(accept)`` opens the link (None if the client went
+        away: ``Error("closed", 1006)``) and :meth:`run` serves it. The link
+        stays in :attr:`transport` for the caller to close; then call
+        :meth:`finish`.
+
+        Returns:
+            The terminate reason.
+        """
+        try:
+            decision = await self.init()
+        except SessionCrash as crash:
+            await refuse(Response(500, "internal server error\n"))
+            return crash_reason(crash.exc)
+        if isinstance(decision, Reject):
+            await refuse(Response(decision.status, decision.body, headers=decision.headers))
+            return Normal()
+        transport = await open_transport(decision)
+        if transport is None:
+            return Error("closed", 1006)
+        return await self.run(transport)
 
     async def run(self, transport: Transport) -> Reason:
         """Serve the handler over the open ``transport`` until the session ends.

@@ -10,6 +10,9 @@ Using with pytest-trio::
                 await ws.send_message("hi")
                 assert await ws.get_message() == "hi"
 
+Without a server, :func:`open_session` runs a handler's session over an
+in-memory transport (see :mod:`actorsock.testing.memory`).
+
 Timers and idle timeouts run on trio's clock, so a test with
 ``trio.testing.MockClock(autojump_threshold=0)`` (pytest-trio:
 ``@pytest.mark.trio(clock=...)`` or a ``mock_clock`` fixture) skips the waiting,
@@ -28,8 +31,17 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from ..app import App
 from ..config import Config
+from .memory import MemoryTransport, SessionClient, open_session
 
-__all__ = ["HttpReply", "TestServer", "http_request", "open_test_server"]
+__all__ = [
+    "HttpReply",
+    "MemoryTransport",
+    "SessionClient",
+    "TestServer",
+    "http_request",
+    "open_session",
+    "open_test_server",
+]
 
 
 @dataclass(frozen=True)

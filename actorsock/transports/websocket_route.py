@@ -9,6 +9,7 @@ over it; the session loop itself knows nothing of WebSocket::
                      --Reject--> its status --------------------> Normal
       upgrade (101)  --client gone, too slow--------------------> Error("closed", 1006)
       session.run(websocket) -----------------------------------> its reason
+    (Session.serve: the steps every transport shares)
     close the socket, then session.finish(reason): terminate once, the pid dies
 """
 
@@ -23,10 +24,10 @@ from ..core.budget import ByteBudget
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
 from ..core.process import reset_current_pid, set_current_pid
-from ..core.reasons import Error, Normal, Reason, Shutdown
-from ..core.request import Reject, Request, Response
+from ..core.reasons import Reason, Shutdown
+from ..core.request import Accept, Request, Response
 from ..logging import ContextLogger
-from ..runtime.session import Session, SessionCrash, crash_reason
+from ..runtime.session import Session
 from ..runtime.stats import ConnectionStatistics, Counters
 from .fastpath import ConnectionStream
 from .front import close_quietly
@@ -86,61 +87,42 @@ async def serve_websocket(
     token = set_current_pid(pid)
     started = trio.current_time()
     reason: Reason = Shutdown()
-    ws: ServerWebSocket | None = None
+
+    async def refuse(response: Response) -> None:
+        await write_response(channel, None, response)
+
+    async def upgrade(accept: Accept) -> ServerWebSocket | None:
+        with trio.move_on_after(handshake_timeout):
+            try:
+                ws = await accept_websocket(
+                    nursery,
+                    channel,
+                    subprotocol=accept.subprotocol,
+                    headers=[(name.encode(), value.encode()) for name, value in accept.headers],
+                    max_message_size=session.max_message_size,
+                    on_inbound=session.waker.wake,
+                    incomplete_budget=incomplete_budget,
+                )
+            except ConnectionClosed:
+                return None
+            session.log.info("open", subprotocol=accept.subprotocol)
+            return ws
+        return None
+
     try:
         async with trio.open_nursery() as nursery:
             try:
-                ws, reason = await _open(
-                    session, channel, nursery, handshake_timeout, incomplete_budget
-                )
-                if ws is not None:  # known before the session runs, whatever it raises
-                    reason = await session.run(ws)
+                reason = await session.serve(upgrade, refuse)
             finally:
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
-            if ws is None:
-                await close_quietly(channel)
-            else:
+            ws = session.transport
+            if isinstance(ws, ServerWebSocket):
                 ws.release_incomplete()
                 await ws.abort()
+            else:
+                await close_quietly(channel)
             await session.finish(reason, opened=ws is not None, started=started)
         on_end(pid)
         reset_current_pid(token)
-
-
-async def _open(
-    session: Session,
-    channel: ConnectionStream,
-    nursery: trio.Nursery,
-    handshake_timeout: float,
-    incomplete_budget: ByteBudget,
-) -> tuple[ServerWebSocket | None, Reason]:
-    """``init`` and the upgrade: the open WebSocket, or None and the terminate reason."""
-    try:
-        decision = await session.init()
-    except SessionCrash as crash:
-        await write_response(channel, None, Response(500, "internal server error\n"))
-        return None, crash_reason(crash.exc)
-    if isinstance(decision, Reject):
-        refusal = Response(decision.status, decision.body, headers=decision.headers)
-        await write_response(channel, None, refusal)
-        return None, Normal()
-    ws = None
-    with trio.move_on_after(handshake_timeout):
-        try:
-            ws = await accept_websocket(
-                nursery,
-                channel,
-                subprotocol=decision.subprotocol,
-                headers=[(name.encode(), value.encode()) for name, value in decision.headers],
-                max_message_size=session.max_message_size,
-                on_inbound=session.waker.wake,
-                incomplete_budget=incomplete_budget,
-            )
-        except ConnectionClosed:
-            ws = None
-    if ws is None:
-        return None, Error("closed", 1006)
-    session.log.info("open", subprotocol=decision.subprotocol)
-    return ws, Shutdown()
