@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from pathlib import Path
@@ -32,7 +33,9 @@ async def test_every_block_runs_and_its_app_serves(index, autojump_clock):
     namespace = run_block(index)
     for name, value in namespace.items():
         if name.startswith("test_") and callable(value):
-            await value()  # the testing section's own test
+            # The testing section's own tests, with the fixtures they name.
+            fixtures = {"autojump_clock": autojump_clock}
+            await value(**{p: fixtures[p] for p in inspect.signature(value).parameters})
     app = namespace.get("app")
     if isinstance(app, App):
         async with open_test_server(app) as server:
