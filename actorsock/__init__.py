@@ -25,7 +25,7 @@ from .core.process import (
     send_after,
     send_interval,
 )
-from .core.reasons import Crash, Error, Normal, Reason, Remote, Shutdown, Timeout
+from .core.reasons import Crash, Error, ErrorKind, Normal, Reason, Remote, Shutdown, Timeout
 from .core.reasons import Stop as StopReason
 from .core.registry import Keys, Registry
 from .core.request import Accept, Reject, Request, Response
@@ -86,6 +86,7 @@ __all__ = [
     "DecodeError",
     "Down",
     "Error",
+    "ErrorKind",
     "Frame",
     "Handler",
     "Keys",

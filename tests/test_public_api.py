@@ -18,6 +18,7 @@ EXPECTED = {
     "DecodeError",
     "Down",
     "Error",
+    "ErrorKind",
     "Frame",
     "Handler",
     "JSON",

@@ -14,13 +14,12 @@ They mirror Cowboy's websocket terminate reasons and Erlang's exit reasons:
 ``Timeout()``       no data arrived from the client within ``idle_timeout``.
 ``Crash(exc)``      a callback raised ``exc``.
 ``Shutdown()``      the server or a supervisor is shutting the process down.
-``Error(k, c)``     the connection failed: ``k`` is one of ``"closed"``
-                    (TCP lost without a close frame, 1006), ``"badencoding"``
-                    (1007), ``"badframe"`` (1002), ``"badsize"`` (1009),
-                    ``"mailbox_overflow"`` (1013), ``"send_overflow"``
-                    (1013), ``"inbound_overflow"`` (1013: the server-wide
-                    bound on incomplete client messages was reached);
-                    ``c`` is the close code involved, when any.
+``Error(k, c)``     the connection failed: ``k`` is an :class:`ErrorKind`
+                    (``"closed"``, ``"badencoding"``, ``"badframe"``,
+                    ``"badsize"``, ``"mailbox_overflow"``,
+                    ``"send_overflow"``, ``"inbound_overflow"``; each
+                    member documents its close code); ``c`` is the close
+                    code involved, when any.
 =================  ==========================================================
 
 ``reason.abnormal`` tells a supervisor whether a ``transient`` child should be
@@ -30,10 +29,12 @@ restarted: only ``Crash`` and ``Error`` are abnormal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 __all__ = [
     "Crash",
     "Error",
+    "ErrorKind",
     "Normal",
     "Reason",
     "Remote",
@@ -107,17 +108,40 @@ class Shutdown(Reason):
     """The process was asked to stop by its supervisor or the server."""
 
 
+class ErrorKind(StrEnum):
+    """What made a connection fail (``Error.kind``); each compares equal to its word."""
+
+    CLOSED = "closed"
+    """TCP lost without a close frame (1006)."""
+    BADENCODING = "badencoding"
+    """A text message that is not UTF-8 (1007)."""
+    BADFRAME = "badframe"
+    """A frame that breaks the protocol (1002)."""
+    BADSIZE = "badsize"
+    """A message over ``max_message_size`` (1009)."""
+    MAILBOX_OVERFLOW = "mailbox_overflow"
+    """The mailbox was full and its policy is ``disconnect`` (1013)."""
+    SEND_OVERFLOW = "send_overflow"
+    """The send queue was full and its policy is ``disconnect`` (1013)."""
+    INBOUND_OVERFLOW = "inbound_overflow"
+    """Incomplete client messages reached ``server.max_incomplete_bytes`` (1013)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Error(Reason):
     """The connection failed because of the transport or a resource bound.
 
     Attributes:
-        kind: A short machine-readable word, see the module docstring.
+        kind: What failed (:class:`ErrorKind`; a plain word is converted, an
+            unknown one raises ``ValueError``).
         code: The WebSocket close code involved, when there is one.
     """
 
-    kind: str
+    kind: ErrorKind
     code: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", ErrorKind(self.kind))
 
     @property
     def abnormal(self) -> bool:

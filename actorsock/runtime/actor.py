@@ -27,7 +27,7 @@ from ..core.frames import Stop, commands_of
 from ..core.handler import Actor, Process
 from ..core.mailbox import DEFAULT_MAILBOX_SIZE, Mailbox, Overflow
 from ..core.process import Pid, exit_process, reset_current_pid, set_current_pid
-from ..core.reasons import Crash, Error, Normal, Reason, Shutdown
+from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown
 from ..logging import get_logger
 from .node import current_node
 from .waker import Waker
@@ -103,7 +103,7 @@ async def run_actor(
                 reason = pid.stop_request
                 break
             if mailbox.overflowed:
-                reason = Error("mailbox_overflow")
+                reason = Error(ErrorKind.MAILBOX_OVERFLOW)
                 log.warning("mailbox overflow", capacity=mailbox.capacity, dropped=mailbox.dropped)
                 break
             if mailbox:

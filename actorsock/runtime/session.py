@@ -60,7 +60,7 @@ from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, 
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
 from ..core.process import exit_process
-from ..core.reasons import Crash, Error, Normal, Reason, Shutdown, Timeout
+from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown, Timeout
 from ..core.reasons import Stop as StopReason
 from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
@@ -261,7 +261,7 @@ class Session:
             return Normal()
         transport = await open_transport(decision)
         if transport is None:
-            return Error("closed", 1006)
+            return Error(ErrorKind.CLOSED, 1006)
         return await self.run(transport)
 
     async def run(self, transport: Transport) -> Reason:
@@ -296,7 +296,7 @@ class Session:
             if mailbox.overflowed:
                 self.counters.overflows += 1
                 return await self._disconnect(
-                    "mailbox_overflow",
+                    ErrorKind.MAILBOX_OVERFLOW,
                     "mailbox overflow",
                     "mailbox overflow; disconnecting slow connection",
                     capacity=mailbox.capacity,
@@ -422,7 +422,7 @@ class Session:
         fields = {"queued_bytes": queue.queued_bytes, "dropped": queue.dropped}
         queue.discard_pending()
         return await self._disconnect(
-            "send_overflow",
+            ErrorKind.SEND_OVERFLOW,
             "send queue full",
             "send queue full; disconnecting slow client",
             max_bytes=queue.max_bytes,
@@ -433,14 +433,16 @@ class Session:
         budget = self.incomplete_budget
         self.counters.inbound_overflows += 1
         return await self._disconnect(
-            "inbound_overflow",
+            ErrorKind.INBOUND_OVERFLOW,
             "server busy: too much incomplete data",
             "incomplete client messages fill the server's bound; disconnecting this client",
             held_bytes=budget.used,
             max_bytes=budget.limit,
         )
 
-    async def _disconnect(self, kind: str, close_reason: str, event: str, **fields: Any) -> Reason:
+    async def _disconnect(
+        self, kind: ErrorKind, close_reason: str, event: str, **fields: Any
+    ) -> Reason:
         """End a session that passed one of its bounds: log, close 1013, ``Error(kind)``."""
         self.log.warning(event, **fields)
         await self._close(1013, close_reason)

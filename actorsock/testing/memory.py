@@ -37,7 +37,7 @@ from ..core.budget import ByteBudget
 from ..core.frames import Binary, Frame, Ping, Pong, Text
 from ..core.handler import Handler
 from ..core.process import Pid, reset_current_pid, set_current_pid
-from ..core.reasons import Error, Reason, Remote, Shutdown
+from ..core.reasons import Error, ErrorKind, Reason, Remote, Shutdown
 from ..core.request import Accept, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.transport import TransportClosed
@@ -153,7 +153,7 @@ class MemoryTransport:
     def ended_reason(self) -> Reason:
         if self._client_close is not None:
             return Remote(*self._client_close)
-        return Error("closed", 1006)
+        return Error(ErrorKind.CLOSED, 1006)
 
     def before_park(self) -> None:
         pass

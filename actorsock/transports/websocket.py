@@ -60,7 +60,7 @@ from wsproto.events import TextMessage as WsTextMessage
 
 from ..core.budget import ByteBudget
 from ..core.frames import Binary, Frame, Ping, Pong, Text
-from ..core.reasons import Error, Reason, Remote
+from ..core.reasons import Error, ErrorKind, Reason, Remote
 from ..core.transport import TransportClosed
 from ..core.wire import PreparedFrame, decode_client_messages, encode_frame
 from .fastpath import ConnectionStream
@@ -68,7 +68,11 @@ from .fastpath import ConnectionStream
 __all__ = ["ServerWebSocket", "accept_websocket"]
 
 # Close codes the server sent first, and what they mean for terminate.
-_SERVER_CLOSE_KINDS = {1002: "badframe", 1007: "badencoding", 1009: "badsize"}
+_SERVER_CLOSE_KINDS = {
+    1002: ErrorKind.BADFRAME,
+    1007: ErrorKind.BADENCODING,
+    1009: ErrorKind.BADSIZE,
+}
 
 # How many complete client messages the library may hold before its reader
 # stops reading the socket (TCP backpressure then slows the client down); the
@@ -372,7 +376,7 @@ class ServerWebSocket(WebSocketConnection):
         kind = _SERVER_CLOSE_KINDS.get(self.sent_close_code or 0)
         if kind is not None:
             return Error(kind, self.sent_close_code)
-        return Error("closed", 1006)
+        return Error(ErrorKind.CLOSED, 1006)
 
     @property
     def data_open(self) -> bool:

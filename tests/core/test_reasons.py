@@ -1,0 +1,11 @@
+import pytest
+
+from actorsock import Error, ErrorKind
+
+
+def test_error_kinds_are_an_enum_that_compares_with_its_words():
+    assert Error("send_overflow", 1013).kind is ErrorKind.SEND_OVERFLOW
+    assert Error("closed", 1006) == Error(ErrorKind.CLOSED, 1006)
+    assert Error(ErrorKind.BADSIZE, 1009).kind == "badsize"
+    with pytest.raises(ValueError):
+        Error("send_queue_overflow")  # the docs once named a kind the code never used
