@@ -32,6 +32,7 @@ from .config import Config
 from .core.admission import Admission, AdmissionStatistics
 from .core.budget import ByteBudget
 from .core.handler import Actor, Handler
+from .core.methods import MethodTable
 from .core.process import Pid
 from .core.request import Request, Response
 from .core.routes import Router
@@ -46,8 +47,9 @@ from .runtime.connections import (
 from .runtime.node import current_node
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
+from .transports.endpoints import Endpoints, HttpEndpoint, HttpTarget
 from .transports.fastpath import fan_out_frames
-from .transports.front import Front, HttpEndpoint
+from .transports.front import Front
 from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
 from .transports.websocket_route import serve_websocket
 
@@ -67,8 +69,10 @@ class App:
     Args:
         routes: URL patterns → :class:`~actorsock.core.handler.Handler`
             subclasses, e.g. ``{"/rooms/{room}": Room}``.
-        http_routes: URL patterns → ``async endpoint(request) -> Response``
-            for plain HTTP (GET/HEAD). ``/healthz`` is added unless given.
+        http_routes: URL patterns → ``async endpoint(request)`` returning a
+            ``Response`` or ``StreamingResponse`` (a bare endpoint answers
+            GET and HEAD), or → ``{"GET": show, "POST": add}``.
+            ``/healthz`` is added unless given.
         children: Workers to supervise: Actor subclasses, ChildSpecs or
             Supervisors, started before the listener.
         name: For logs.
@@ -82,7 +86,7 @@ class App:
         self,
         routes: Mapping[str, type[Handler]] | None = None,
         *,
-        http_routes: Mapping[str, HttpEndpoint] | None = None,
+        http_routes: Mapping[str, HttpTarget] | None = None,
         children: Sequence[ChildSpec | type[Actor] | Supervisor] = (),
         name: str = "actorsock",
     ) -> None:
@@ -92,9 +96,11 @@ class App:
                 raise TypeError(f"route {pattern!r} must map to a Handler subclass, not {target!r}")
         self.name = name
         self.ws_routes: Router[type[Handler]] = Router(routes)
-        endpoints = dict(http_routes or {})
+        endpoints: dict[str, HttpTarget] = dict(http_routes or {})
         endpoints.setdefault("/healthz", self._healthz)
-        self.http_routes: Router[HttpEndpoint] = Router(endpoints)
+        self.http_routes: Router[MethodTable[HttpEndpoint]] = Router(
+            {pattern: MethodTable(target) for pattern, target in endpoints.items()}
+        )
         self.children = list(children)
         self.ports: list[int] = []
         self._counters = Counters()
@@ -156,11 +162,17 @@ class App:
 
         front = Front(
             ws_routes=self.ws_routes,
-            http_routes=self.http_routes,
+            http_routes=Endpoints(
+                self.http_routes,
+                max_body_size=server.max_body_size,
+                body_timeout=server.handshake_timeout,
+                log=self._log,
+            ),
             on_websocket=on_websocket,
             admission=admission,
             allowed_origins=server.allowed_origins,
             handshake_timeout=server.handshake_timeout,
+            keep_alive_timeout=server.keep_alive_timeout,
             max_head_size=server.max_head_size,
             log=self._log,
         )

@@ -56,6 +56,8 @@ class ServerConfig:
     max_handshakes: int = 0
     max_incomplete_bytes: int = 256 << 20
     handshake_timeout: float = 10.0
+    keep_alive_timeout: float = 5.0
+    max_body_size: int = 1 << 20
     drain_timeout: float = 10.0
     max_head_size: int = 16384
     allowed_origins: tuple[str, ...] = ()
@@ -116,6 +118,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "server.max_handshakes": _not_negative,
     "server.max_incomplete_bytes": _positive,
     "server.handshake_timeout": _positive,
+    "server.keep_alive_timeout": _positive,
+    "server.max_body_size": _positive,
     "server.drain_timeout": _not_negative,
     "server.max_head_size": _positive,
     "websocket.idle_timeout": _positive,

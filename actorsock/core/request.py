@@ -8,12 +8,12 @@ never upgrade (the connection then ends with reason ``Normal``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Accept", "Reject", "Request", "Response", "split_target"]
+__all__ = ["Accept", "Reject", "Request", "Response", "StreamingResponse", "split_target"]
 
 
 def split_target(target: str) -> tuple[str, str] | None:
@@ -53,6 +53,8 @@ class Request:
         path_params: Decoded values of the route's ``{name}`` segments.
         route: The route pattern that matched, such as ``"/rooms/{room}"``.
         http_version: ``"1.1"`` or ``"1.0"``.
+        body: The request body, read whole before an HTTP endpoint runs
+            (bounded by ``server.max_body_size``); empty for WebSocket upgrades.
     """
 
     method: str
@@ -63,6 +65,7 @@ class Request:
     path_params: Mapping[str, str] = field(default_factory=dict)
     route: str = ""
     http_version: str = "1.1"
+    body: bytes = b""
 
     def header(self, name: str, default: str | None = None) -> str | None:
         """Return the first value of header ``name`` (case-insensitive)."""
@@ -152,5 +155,28 @@ class Response:
 
     status: int = 200
     body: str | bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponse:
+    """An HTTP response whose body is written while it is produced.
+
+    The server sends the head at once, then each item of ``body`` as it comes
+    (``str`` as UTF-8), chunked on HTTP/1.1, waiting for the client to take
+    each one (backpressure). If the client goes away the iteration stops and
+    ``body`` is closed (``aclose()``, so an async generator's ``finally``
+    runs). A ``HEAD`` request gets the head only.
+
+    Attributes:
+        body: What to send, piece by piece.
+        status: The status code.
+        content_type: The ``Content-Type`` header.
+        headers: Extra ``(name, value)`` headers.
+    """
+
+    body: AsyncIterable[bytes | str]
+    status: int = 200
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()

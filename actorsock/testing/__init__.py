@@ -41,6 +41,7 @@ __all__ = [
     "http_request",
     "open_session",
     "open_test_server",
+    "response_length",
 ]
 
 
@@ -96,8 +97,31 @@ class TestServer:
         return await self.request(("\r\n".join(lines) + "\r\n\r\n").encode())
 
 
+def response_length(data: bytes, head_only: bool = False) -> int | None:
+    """The size of the first whole HTTP response in ``data`` (by ``Content-Length``).
+
+    None while it is incomplete, or when it has no ``Content-Length`` (then
+    it ends when the server closes). ``head_only``: the answer to a HEAD,
+    which has no body whatever its ``Content-Length`` says.
+    """
+    head, found, _ = data.partition(b"\r\n\r\n")
+    if not found:
+        return None
+    if head_only:
+        return len(head) + 4
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            size = len(head) + 4 + int(value)
+            return size if len(data) >= size else None
+    return None
+
+
 async def http_request(host: str, port: int, raw: bytes, timeout: float = 10.0) -> HttpReply:
-    """Send ``raw`` over a new TCP connection; read the response until the server closes.
+    """Send ``raw`` over a new TCP connection and read one response.
+
+    The response ends with its ``Content-Length`` (the server may keep the
+    connection open for another request) or when the server closes.
 
     Raises:
         trio.TooSlowError: If no complete response arrives within ``timeout``.
@@ -108,7 +132,10 @@ async def http_request(host: str, port: int, raw: bytes, timeout: float = 10.0) 
         async with stream:
             await stream.send_all(raw)
             data = bytearray()
-            while chunk := await stream.receive_some(65536):
+            head_only = raw.startswith(b"HEAD ")
+            while response_length(bytes(data), head_only) is None and (
+                chunk := await stream.receive_some(65536)
+            ):
                 data += chunk
     head, _, body = bytes(data).partition(b"\r\n\r\n")
     status_line, *header_lines = head.decode("latin-1").split("\r\n")

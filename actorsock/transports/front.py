@@ -1,9 +1,10 @@
 """The front: one listening port for WebSocket and plain HTTP.
 
-Every accepted stream goes through :meth:`Front.handle`::
+Every accepted stream goes through :meth:`Front.handle`, one request after
+another while the stream is kept alive::
 
-    wait for the request head (handshake_timeout, max_head_size; the
-    stream counts as a handshake, see core.admission)
+    wait for a request head (handshake_timeout for the first, keep_alive_timeout
+    after that; the stream counts as a handshake, see core.admission)
       timeout / client gone / evicted .................. close
       request line too long ............................ 414
       head too large ................................... 431
@@ -13,10 +14,13 @@ Every accepted stream goes through :meth:`Front.handle`::
       cross-site origin not allowed .................... 403
       server full or shutting down ..................... 503
       otherwise ........................................ on_websocket(...), holding a slot
-    HTTP route?
-      method other than GET/HEAD ....................... 405
-      otherwise ........................................ endpoint(request) (crash -> 500)
-    anything else ...................................... 404
+    an upgrade to a path that is no route .............. 404
+    anything else ...................................... Endpoints.exchange (transports.endpoints):
+                                                         404 / 405 / 413 / 408 / 500, or the
+                                                         endpoint's answer; then the next request
+
+Every refusal of the front closes the stream; the endpoints keep it when
+they can.
 
 Containment: nothing raised while serving one stream leaves
 :meth:`Front.handle`. Whatever escapes the steps above (a bug in actorsock,
@@ -24,9 +28,6 @@ in a library under it, in a handler's ``terminate``) is logged once with the
 stream's address and path, answered with 500 if nothing was answered yet,
 and ends that stream only: the listener and the other connections never see
 it.
-
-Later transports (long-poll, server-sent events) are HTTP routes of this same
-front, so they share the port, the limits and the logs.
 """
 
 from __future__ import annotations
@@ -50,11 +51,11 @@ from ..core.handshake import (
 )
 from ..core.request import Request, Response
 from ..core.routes import RouteMatch, Router
+from .endpoints import Endpoints
 from .http import read_request_head, to_request, write_response
 
-__all__ = ["Front", "HttpEndpoint", "close_quietly"]
+__all__ = ["Front", "close_quietly"]
 
-HttpEndpoint = Callable[[Request], Awaitable[Response]]
 WebSocketEntry = Callable[[trio.abc.Stream, bytes, bytes, Request, Any], Awaitable[None]]
 
 CLOSE_TIMEOUT = 2.0
@@ -112,11 +113,11 @@ class _Served:
 
 
 class Front:
-    """Routes each accepted stream to a WebSocket handler or an HTTP endpoint.
+    """Routes each request of an accepted stream to a WebSocket handler or an HTTP endpoint.
 
     Args:
         ws_routes: Patterns → handler classes (or anything ``on_websocket`` takes).
-        http_routes: Patterns → ``async endpoint(request) -> Response``.
+        http_routes: The plain HTTP routes (see :class:`~actorsock.transports.endpoints.Endpoints`).
         on_websocket: Runs an accepted upgrade: ``(stream, head, early,
             request, target)``, where ``head`` is the canonical opening
             handshake and ``early`` what the client sent behind its head.
@@ -125,7 +126,8 @@ class Front:
             slot just before ``on_websocket`` and gives it back when that
             returns, however it returns.
         allowed_origins: See :func:`~actorsock.core.handshake.origin_allowed`.
-        handshake_timeout: Seconds a client has to send its request head.
+        handshake_timeout: Seconds a client has to send its first request head.
+        keep_alive_timeout: Seconds a kept-alive stream may wait for its next request.
         max_head_size: Largest request head accepted, in bytes.
         log: A structlog logger.
     """
@@ -134,11 +136,12 @@ class Front:
         self,
         *,
         ws_routes: Router[Any],
-        http_routes: Router[HttpEndpoint],
+        http_routes: Endpoints,
         on_websocket: WebSocketEntry,
         admission: Admission,
         allowed_origins: Sequence[str],
         handshake_timeout: float,
+        keep_alive_timeout: float,
         max_head_size: int,
         log: Any,
     ) -> None:
@@ -148,6 +151,7 @@ class Front:
         self.admission = admission
         self.allowed_origins = tuple(allowed_origins)
         self.handshake_timeout = handshake_timeout
+        self.keep_alive_timeout = keep_alive_timeout
         self.max_head_size = max_head_size
         self.log = log
 
@@ -175,27 +179,76 @@ class Front:
     async def _serve(
         self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
     ) -> None:
-        upgrade = await self._route(stream, peer, served)
-        if upgrade is None:
-            await close_quietly(stream)
-            return
-        # Called here, not in _route, so that no parsing state stays
+        # One parser for the stream's whole life: keep-alive and pipelined
+        # requests follow each other through it.
+        parser = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_head_size)
+        first = True
+        while True:
+            served.answered = False
+            served.path = None
+            event = await self._read_head(stream, parser, served, first)
+            if event is None:
+                break
+            request = to_request(event, peer)
+            if request is None:
+                await self._refuse(
+                    stream, parser, served, HttpError(400, "unsupported request target"), False
+                )
+                break
+            served.path = request.path
+            head_only = request.method == "HEAD"
+            error = check_request(request)
+            if error is not None:
+                await self._refuse(stream, parser, served, error, head_only)
+                break
+            ws_match = self.ws_routes.match(request.path)
+            if ws_match is not None:
+                upgrade = await self._upgrade(stream, parser, served, request, ws_match)
+                if upgrade is None:
+                    break
+                await self._hand_over(stream, served, *upgrade)
+                return
+            if wants_upgrade(request) and self.http_routes.routes.match(request.path) is None:
+                refusal = HttpError(404, "no WebSocket route here")
+                await self._refuse(stream, parser, served, refusal, head_only)
+                break
+            served.answered = True
+            if not await self.http_routes.exchange(stream, parser, request):
+                break
+            first = False
+        await close_quietly(stream)
+
+    async def _hand_over(
+        self,
+        stream: trio.abc.Stream,
+        served: _Served,
+        head: bytes,
+        early: bytes,
+        request: Request,
+        target: Any,
+    ) -> None:
+        # Called here, not in _upgrade, so that no parsing state stays
         # referenced for the life of the connection. The slot taken in
-        # _route is given back whatever happens in there.
+        # _upgrade is given back whatever happens in there.
         served.answered = True
         try:
-            await self.on_websocket(stream, *upgrade)
+            await self.on_websocket(stream, head, early, request, target)
         finally:
             self.admission.release()
 
     async def _read_head(
-        self, stream: trio.abc.Stream, served: _Served
-    ) -> tuple[h11.Connection, h11.Request] | None:
-        """Wait for the request head as a counted handshake; None if none came."""
-        with trio.move_on_after(self.handshake_timeout) as scope:
+        self, stream: trio.abc.Stream, parser: h11.Connection, served: _Served, first: bool
+    ) -> h11.Request | None:
+        """Wait for a request head as a counted handshake; None if none came.
+
+        The wait counts against the admission as a handshake (evictable),
+        the first one on a stream and every keep-alive wait after it.
+        """
+        timeout = self.handshake_timeout if first else self.keep_alive_timeout
+        with trio.move_on_after(timeout) as scope:
             ticket = self.admission.begin_handshake(scope.cancel)
             try:
-                parser, event = await read_request_head(stream, self.max_head_size)
+                event = await read_request_head(stream, parser, self.max_head_size)
             except h11.RemoteProtocolError as exc:
                 self.log.info("malformed request", remote=served.remote, error=str(exc))
                 served.answered = True
@@ -204,71 +257,40 @@ class Front:
             finally:
                 self.admission.end_handshake(ticket)
         if scope.cancelled_caught:
-            timed_out = trio.current_time() >= scope.deadline
-            self.log.info(
-                "handshake timeout" if timed_out else "handshake evicted for a newer client",
-                remote=served.remote,
-                timeout=self.handshake_timeout,
-            )
+            if trio.current_time() < scope.deadline:
+                self.log.info("handshake evicted for a newer client", remote=served.remote)
+            elif (
+                parser.their_state is h11.IDLE
+                and not parser.trailing_data[0]
+                and timeout != self.handshake_timeout
+            ):
+                pass  # an idle keep-alive stream: closing it is routine
+            else:
+                self.log.info("handshake timeout", remote=served.remote, timeout=timeout)
             return None
-        if event is None:
-            return None
-        return parser, event
+        return event
 
-    async def _route(
-        self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
+    async def _upgrade(
+        self,
+        stream: trio.abc.Stream,
+        parser: h11.Connection,
+        served: _Served,
+        request: Request,
+        match: RouteMatch[Any],
     ) -> tuple[bytes, bytes, Request, Any] | None:
-        """Answer a plain HTTP request, or return what an accepted upgrade needs.
-
-        Returns:
-            None once the request has been answered (or the client left);
-            ``(head, early, request, handler_class)`` for an upgrade to hand over,
-            with a connection slot taken.
-        """
-        head = await self._read_head(stream, served)
-        if head is None:
-            return None
-        parser, event = head
-        request = to_request(event, peer)
-        if request is None:
-            await self._refuse(
-                stream, parser, served, HttpError(400, "unsupported request target"), False
-            )
-            return None
-        served.path = request.path
+        """Check an upgrade and take its slot; None once refused (answered)."""
         head_only = request.method == "HEAD"
-        error = check_request(request)
-        if error is not None:
-            await self._refuse(stream, parser, served, error, head_only)
+        request = self._with_route(request, match)
+        refusal = self._refuse_upgrade(request)
+        if refusal is None and not self.admission.admit():
+            refusal = HttpError(
+                503, "server is at its connection limit or shutting down", (("retry-after", "5"),)
+            )
+        if refusal is not None:
+            await self._refuse(stream, parser, served, refusal, head_only)
             return None
-        ws_match = self.ws_routes.match(request.path)
-        if ws_match is not None:
-            request = self._with_route(request, ws_match)
-            refusal = self._refuse_upgrade(request)
-            if refusal is not None:
-                await self._refuse(stream, parser, served, refusal, head_only)
-                return None
-            if not self.admission.admit():
-                refusal = HttpError(
-                    503,
-                    "server is at its connection limit or shutting down",
-                    (("retry-after", "5"),),
-                )
-                await self._refuse(stream, parser, served, refusal, head_only)
-                return None
-            early = parser.trailing_data[0]  # the client's first frames, if any
-            return upgrade_head(request), early, request, ws_match.target
-        response = await self._serve_http(request)
-        self.log.debug(
-            "http",
-            remote=served.remote,
-            method=request.method,
-            path=request.path,
-            status=response.status,
-        )
-        served.answered = True
-        await write_response(stream, parser, response, head_only=head_only)
-        return None
+        early = parser.trailing_data[0]  # the client's first frames, if any
+        return upgrade_head(request), early, request, match.target
 
     async def _refuse(
         self,
@@ -278,6 +300,7 @@ class Front:
         error: HttpError,
         head_only: bool,
     ) -> None:
+        """Answer ``error`` and end the stream."""
         self.log.info(
             "request refused",
             remote=served.remote,
@@ -286,7 +309,9 @@ class Front:
             why=error.message,
         )
         served.answered = True
-        await write_response(stream, parser, _error_response(error), head_only=head_only)
+        await write_response(
+            stream, parser, _error_response(error), head_only=head_only, close=True
+        )
 
     @staticmethod
     def _with_route(request: Request, match: RouteMatch[Any]) -> Request:
@@ -299,18 +324,3 @@ class Front:
         if not origin_allowed(request, self.allowed_origins):
             return HttpError(403, f"origin {request.origin} is not allowed")
         return None
-
-    async def _serve_http(self, request: Request) -> Response:
-        match = self.http_routes.match(request.path)
-        if match is None:
-            if wants_upgrade(request):
-                return Response(404, "no WebSocket route here\n")
-            return Response(404, "not found\n")
-        if request.method not in ("GET", "HEAD"):
-            return Response(405, "method not allowed\n", headers=(("allow", "GET, HEAD"),))
-        request = self._with_route(request, match)
-        try:
-            return await match.target(request)
-        except Exception:
-            self.log.exception("http endpoint crashed", path=request.path)
-            return Response(500, "internal server error\n")

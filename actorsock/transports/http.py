@@ -1,9 +1,16 @@
-"""Reading an HTTP/1.1 request head and writing a response, with h11.
+"""HTTP/1.1 on one stream with h11: request heads, bodies, responses, keep-alive.
 
-The front reads only the head: a WebSocket upgrade carries no body, and the
-plain endpoints served here (health check, demo page, later long-poll) answer
-GET/HEAD. Every response closes the connection (``Connection: close``), which
-keeps this edge small; clients that poll open a new connection per request.
+One h11 parser serves a stream for all its requests (keep-alive, pipelining):
+
+    read_request_head ---> a request      (400 / 414 / 431 for a bad head)
+    read_body --------->   its body       (413 past the limit; 100 Continue
+                                           first when the client waits for it)
+    write_response / write_streaming      (Content-Length, or chunked)
+    next_cycle --------->  True: the next request may follow on this stream
+
+h11 decides whether the connection can be kept (HTTP/1.0, ``Connection:
+close``, a body not read whole); a response that must end the stream is
+written with ``close=True``.
 """
 
 from __future__ import annotations
@@ -13,38 +20,62 @@ from http import HTTPStatus
 import h11
 import trio
 
-from ..core.request import Request, Response, split_target
+from ..core.request import Request, Response, StreamingResponse, split_target
 
-__all__ = ["read_request_head", "to_request", "write_response"]
+__all__ = [
+    "BodyTooLarge",
+    "ClientGone",
+    "next_cycle",
+    "read_body",
+    "read_request_head",
+    "to_request",
+    "write_response",
+    "write_streaming",
+]
 
 RECEIVE_SIZE = 16384
 
 
+class ClientGone(Exception):
+    """The client closed or broke the stream in the middle of a request."""
+
+
+class BodyTooLarge(Exception):
+    """The request body is larger than the server accepts (413)."""
+
+
+async def _receive(stream: trio.abc.Stream) -> bytes:
+    try:
+        return bytes(await stream.receive_some(RECEIVE_SIZE))
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return b""
+
+
 async def read_request_head(
-    stream: trio.abc.Stream, max_size: int
-) -> tuple[h11.Connection, h11.Request | None]:
-    """Read bytes until a full request head has arrived.
+    stream: trio.abc.Stream, parser: h11.Connection, max_size: int
+) -> h11.Request | None:
+    """Read bytes until ``parser`` has a full request head.
 
     Only the head counts against ``max_size``: bytes the client sent right
-    behind it (a WebSocket client's first frames) wait in the parser, and
-    ``parser.trailing_data`` returns them.
+    behind it (a body, a pipelined request, a WebSocket client's first
+    frames) wait in the parser, and ``parser.trailing_data`` returns them.
 
     Args:
         stream: The client stream.
+        parser: The stream's h11 parser, at the start of a request cycle.
         max_size: Most bytes a head may take.
 
     Returns:
-        ``(parser, request)``: the h11 parser (to write the response with,
-        holding any bytes after the head) and the parsed head (None if the
-        client closed first).
+        The parsed head, or None if the client closed first (before any
+        byte of this request).
 
     Raises:
         h11.RemoteProtocolError: For a malformed or oversize head; the error
             carries the status to answer with: 400, 414 when the request
             line alone is too long, 431 when the head is.
     """
-    parser = h11.Connection(h11.SERVER, max_incomplete_event_size=max_size)
     line_ended = False
+    buffered = len(parser.trailing_data[0])  # a pipelined request already read
     received = 0
     while True:
         try:
@@ -56,22 +87,49 @@ async def read_request_head(
         if isinstance(event, h11.Request):
             # h11 bounds only a head still incomplete; one that arrived whole
             # in the last read is measured here, without what followed it.
-            if received - len(parser.trailing_data[0]) > max_size:
+            if buffered + received - len(parser.trailing_data[0]) > max_size:
                 if len(event.target) > max_size:
                     raise h11.RemoteProtocolError("request target too long", 414)
                 raise h11.RemoteProtocolError("request head too large", 431)
-            return parser, event
+            return event
         if event is not h11.NEED_DATA:
-            return parser, None
-        try:
-            data = await stream.receive_some(RECEIVE_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            return parser, None
+            return None
+        data = await _receive(stream)
         if not data:
-            return parser, None
+            return None
         received += len(data)
         line_ended = line_ended or b"\n" in data
-        parser.receive_data(bytes(data))
+        parser.receive_data(data)
+
+
+async def read_body(stream: trio.abc.Stream, parser: h11.Connection, limit: int) -> bytes:
+    """Read the body of the request ``parser`` has just returned, whole.
+
+    Sends ``100 Continue`` first if the client waits for it.
+
+    Raises:
+        BodyTooLarge: Past ``limit`` bytes (the rest is not read).
+        ClientGone: If the stream ends before the body does.
+        h11.RemoteProtocolError: For broken framing (a bad chunk...).
+    """
+    if parser.they_are_waiting_for_100_continue:
+        await _send(stream, parser.send(h11.InformationalResponse(status_code=100, headers=[])))
+    body = bytearray()
+    while True:
+        event = parser.next_event()
+        if event is h11.NEED_DATA:
+            data = await _receive(stream)
+            if not data:
+                raise ClientGone("the client left in the middle of its request body")
+            parser.receive_data(data)
+        elif isinstance(event, h11.Data):
+            body += event.data
+            if len(body) > limit:
+                raise BodyTooLarge(f"request body over {limit} bytes")
+        elif isinstance(event, h11.EndOfMessage):
+            return bytes(body)
+        else:  # ConnectionClosed
+            raise ClientGone("the client closed in the middle of its request body")
 
 
 def to_request(event: h11.Request, remote: tuple[str, int] | None) -> Request | None:
@@ -98,54 +156,122 @@ def to_request(event: h11.Request, remote: tuple[str, int] | None) -> Request | 
     )
 
 
+def _head(
+    status: int,
+    content_type: str,
+    extra: tuple[tuple[str, str], ...],
+    close: bool,
+    length: int | None = None,
+) -> h11.Response:
+    # One Connection field: the response's own options (a 426 names
+    # "upgrade"), and "close" when the stream ends after it.
+    options = [value for name, value in extra if name.lower() == "connection"]
+    if close:
+        options.append("close")
+    headers = [("content-type", content_type)]
+    if length is not None:
+        headers.append(("content-length", str(length)))
+    headers += [(name, value) for name, value in extra if name.lower() != "connection"]
+    if options:
+        headers.append(("connection", ", ".join(options)))
+    try:
+        reason = HTTPStatus(status).phrase.encode()
+    except ValueError:
+        reason = b""
+    return h11.Response(status_code=status, headers=headers, reason=reason)
+
+
+def _writer(parser: h11.Connection | None) -> h11.Connection:
+    if (
+        parser is None
+        or parser.their_state is h11.ERROR
+        or parser.our_state is not h11.SEND_RESPONSE
+    ):
+        return _fresh_writer()
+    return parser
+
+
+async def _send(stream: trio.abc.Stream, data: bytes) -> bool:
+    try:
+        await stream.send_all(data)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        return False
+    return True
+
+
 async def write_response(
     stream: trio.abc.Stream,
     parser: h11.Connection | None,
     response: Response,
     *,
     head_only: bool = False,
+    close: bool = False,
 ) -> None:
-    """Send ``response`` and mark the connection to be closed.
+    """Send ``response`` whole (with ``Content-Length``).
 
     Args:
         stream: The client stream.
         parser: The h11 parser that read the request, or None when the
-            response is written outside of it (after the head was handed on).
+            response is written outside of it (after the head was handed on,
+            or for a head it could not parse); the stream then closes.
         response: What to send.
         head_only: Leave the body out (answer to HEAD).
+        close: The stream ends after this response (``Connection: close``).
 
     Errors from a client that went away are swallowed: there is nobody to
-    tell.
+    tell (:func:`next_cycle` then says the stream is done).
     """
     body = response.body.encode() if isinstance(response.body, str) else response.body
-    # One Connection field: the response's own options (a 426 names
-    # "upgrade") and "close", since this edge closes after every response.
-    options = [value for name, value in response.headers if name.lower() == "connection"]
-    headers = [
-        ("content-type", response.content_type),
-        ("content-length", str(len(body))),
-        ("connection", ", ".join([*options, "close"])),
-        *((name, value) for name, value in response.headers if name.lower() != "connection"),
-    ]
+    writer = _writer(parser)
+    close = close or writer is not parser
+    data = writer.send(
+        _head(response.status, response.content_type, response.headers, close, len(body))
+    )
+    if body and not head_only:
+        data += writer.send(h11.Data(data=body))
+    data += writer.send(h11.EndOfMessage())
+    await _send(stream, data)
+
+
+async def write_streaming(
+    stream: trio.abc.Stream,
+    parser: h11.Connection,
+    response: StreamingResponse,
+    *,
+    head_only: bool = False,
+) -> bool:
+    """Send the head, then each piece of the body as it is produced.
+
+    Returns:
+        True if the whole body went out; False if the client went away (the
+        body's iteration is then stopped and the body closed).
+    """
+    body = response.body
+    head = _head(response.status, response.content_type, response.headers, False)
+    complete = await _send(stream, parser.send(head))
     try:
-        reason = HTTPStatus(response.status).phrase.encode()
-    except ValueError:
-        reason = b""
-    try:
-        if (
-            parser is None
-            or parser.their_state is h11.ERROR
-            or parser.our_state is not h11.SEND_RESPONSE
-        ):
-            parser = _fresh_writer()
-        data = parser.send(
-            h11.Response(status_code=response.status, headers=headers, reason=reason)
-        )
-        if body and not head_only:
-            data += parser.send(h11.Data(data=body))
-        await stream.send_all(data)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass
+        if complete and not head_only:
+            async for piece in body:
+                data = piece.encode() if isinstance(piece, str) else piece
+                if data and not await _send(stream, parser.send(h11.Data(data=data))):
+                    complete = False
+                    break
+    finally:
+        aclose = getattr(body, "aclose", None)
+        if aclose is not None:
+            with trio.CancelScope(shield=True):
+                await aclose()
+    if complete:
+        complete = await _send(stream, parser.send(h11.EndOfMessage()))
+    return complete
+
+
+def next_cycle(parser: h11.Connection) -> bool:
+    """After a response: True if the stream may carry the next request (keep-alive)."""
+    if parser.our_state is h11.DONE and parser.their_state is h11.DONE:
+        parser.start_next_cycle()
+        return True
+    return False
 
 
 def _fresh_writer() -> h11.Connection:

@@ -10,6 +10,7 @@ from typing import Any
 import trio
 
 from actorsock import Binary, Close, Handler, Ping, Pong, SetOptions, Stop, Text, registry
+from actorsock.testing import response_length
 
 KEY = base64.b64encode(os.urandom(16)).decode()
 
@@ -245,6 +246,8 @@ async def read_reply(port: int, raw: bytes, timeout: float = 10.0) -> bytes:
                 data += chunk
                 if data.startswith(b"HTTP/1.1 101"):
                     break  # upgraded: the server waits for frames now
+                if response_length(bytes(data)) is not None:
+                    break  # whole; the server may keep the connection for more
     return bytes(data)
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actorsock import App
-from actorsock.testing import open_test_server
+from actorsock.testing import open_test_server, response_length
 
 from .helpers import KEY, Echo, EchoCrowd, status_of
 
@@ -107,8 +107,8 @@ def exchange(port: int, data: bytes) -> bytes:
             if not chunk:
                 break
             reply += chunk
-            if reply.startswith(b"HTTP/1.1 101"):
-                break
+            if reply.startswith(b"HTTP/1.1 101") or response_length(bytes(reply)) is not None:
+                break  # upgraded, or one whole response (the stream may be kept)
     return bytes(reply)
 
 

@@ -105,8 +105,8 @@ def inject_everywhere(monkeypatch: pytest.MonkeyPatch, shot: OneShot) -> None:
     accept = connection_module.accept_websocket
     next_inbound = ServerWebSocket.next_inbound
 
-    async def read_head_hook(stream, max_size):
-        result = await read_head(stream, max_size)
+    async def read_head_hook(stream, parser, max_size):
+        result = await read_head(stream, parser, max_size)
         shot.fire("head read")
         return result
 
