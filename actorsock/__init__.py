@@ -28,7 +28,7 @@ from .core.process import (
 from .core.reasons import Crash, Error, ErrorKind, Normal, Reason, Remote, Shutdown, Timeout
 from .core.reasons import Stop as StopReason
 from .core.registry import Keys, Registry
-from .core.request import Accept, Reject, Request, Response
+from .core.request import Accept, Reject, Request, Response, StreamingResponse
 from .core.send_queue import SendPolicy
 from .core.supervision import Restart, Strategy
 from .core.timers import TimerRef
@@ -118,6 +118,7 @@ __all__ = [
     "Shutdown",
     "Stop",
     "StopReason",
+    "StreamingResponse",
     "Strategy",
     "Supervisor",
     "SupervisorError",

@@ -45,6 +45,7 @@ EXPECTED = {
     "Shutdown",
     "Stop",
     "StopReason",
+    "StreamingResponse",
     "Strategy",
     "Supervisor",
     "SupervisorError",
