@@ -59,3 +59,21 @@ async def test_the_tour_app_does_what_the_tour_says(autojump_clock):
             await alice.send_message("hello bob")
             with trio.fail_after(5):
                 assert await bob.get_message() == "hello bob"
+
+
+async def test_the_http_endpoints_block_does_what_it_says(autojump_clock):
+    block = next(i for i, text in enumerate(BLOCKS) if "StreamingResponse(lines())" in text)
+    namespace = run_block(block)
+    async with open_test_server(namespace["app"]) as server:
+        post = await server.request(
+            b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        )
+        assert post.status == 201
+        assert json.loads((await server.get("/notes")).body) == ["hello"]
+        assert (await server.request(b"DELETE /notes HTTP/1.1\r\nHost: x\r\n\r\n")).status == 405
+        countdown = await server.request(
+            b"GET /countdown?from=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert countdown.status == 200
+        assert countdown.headers["transfer-encoding"] == "chunked"
+        assert b"2\n" in countdown.body and b"1\n" in countdown.body
