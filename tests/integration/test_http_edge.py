@@ -256,3 +256,20 @@ async def test_head_of_a_stream_sends_no_body():
             b"HEAD /count HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         )
     assert reply.status == 200 and reply.body == b""
+
+
+async def test_an_upgrade_can_follow_plain_requests_on_a_kept_alive_connection():
+    from .helpers import RawClient, frame, upgrade_request
+
+    async with open_test_server(make_app()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        client = RawClient(stream)
+        await stream.send_all(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+        with trio.fail_after(5):
+            head = await client._read_until(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 ")
+            await client._read_exactly(len(b"the same text for GET and HEAD\n"))
+            await stream.send_all(upgrade_request("/ws") + frame(0x1, b"over the same socket"))
+            assert (await client._read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+            assert await client.read_frame() == (0x1, b"over the same socket")
+        await stream.aclose()
