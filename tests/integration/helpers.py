@@ -9,7 +9,7 @@ from typing import Any
 
 import trio
 
-from actorsock import Binary, Close, Handler, Ping, Pong, SetOptions, Stop, Text, registry
+from actorsock import Binary, Close, Handler, Ping, Pong, Reject, SetOptions, Stop, Text, registry
 from actorsock.testing import response_length
 
 KEY = base64.b64encode(os.urandom(16)).decode()
@@ -26,13 +26,20 @@ def lifecycle_handler(**options: Any) -> tuple[type[Handler], list[tuple[str, An
     """A handler class that records its callbacks; returns (class, events).
 
     Text commands from the client: "stop", "close", "crash", "frames",
-    "idle:<seconds>", "register:<key>"; anything else is echoed.
+    "idle:<seconds>", "register:<key>", "burst:<n>" (n frames at once);
+    anything else is echoed. ``init`` refuses the path "/reject" (401) and
+    raises for "/init-crash".
     """
     events: list[tuple[str, Any]] = []
 
     class Recorder(Handler):
         async def init(self, request):
             events.append(("init", request))
+            if request.path == "/reject":
+                return Reject(401, "who are you")
+            if request.path == "/init-crash":
+                raise RuntimeError("init bug")
+            return None
 
         async def websocket_init(self):
             events.append(("websocket_init", self.pid))
@@ -55,6 +62,8 @@ def lifecycle_handler(**options: Any) -> tuple[type[Handler], list[tuple[str, An
             if text.startswith("register:"):
                 registry.register(text[9:], "v")
                 return Text("registered")
+            if text.startswith("burst:"):
+                return [Text(f"b{i}") for i in range(int(text[6:]))]
             return frame
 
         async def websocket_info(self, message):

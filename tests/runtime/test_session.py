@@ -9,18 +9,14 @@ import trio
 
 from actorsock import (
     Binary,
-    Close,
     Crash,
     Error,
     Handler,
     Normal,
     Ping,
     Pong,
-    Reject,
     Remote,
-    SetOptions,
     Shutdown,
-    Stop,
     StopReason,
     Text,
     Timeout,
@@ -29,53 +25,15 @@ from actorsock import (
 from actorsock.core.transport import TransportClosed
 from actorsock.testing import open_session
 
+from ..integration.helpers import lifecycle_handler, reasons
+
 
 def recorder(**options: Any) -> tuple[type[Handler], list[tuple[str, Any]]]:
-    """A handler that records its callbacks; text commands as in the integration tests."""
-    events: list[tuple[str, Any]] = []
-
-    class Recorder(Handler):
-        async def init(self, request):
-            events.append(("init", request.path))
-            if request.path == "/reject":
-                return Reject(401, "who are you")
-            if request.path == "/init-crash":
-                raise RuntimeError("init bug")
-            return None
-
-        async def websocket_handle(self, frame):
-            events.append(("handle", frame))
-            text = frame.text if isinstance(frame, Text) else ""
-            if text == "crash":
-                raise RuntimeError("handler bug")
-            if text == "stop":
-                return Stop()
-            if text == "close":
-                return [Text("bye"), Close(4001, "asked"), Text("never sent")]
-            if text == "frames":
-                return [Text("one"), Binary(b"two"), Text("three")]
-            if text.startswith("idle:"):
-                return SetOptions(idle_timeout=float(text[5:]))
-            if text.startswith("burst:"):
-                return [Text(f"b{i}") for i in range(int(text[6:]))]
-            if isinstance(frame, Ping | Pong):
-                return None
-            return frame
-
-        async def websocket_info(self, message):
-            events.append(("info", message))
-            return Text(f"info:{message}")
-
-        async def terminate(self, reason):
-            events.append(("terminate", reason))
-
-    for name, value in options.items():
-        setattr(Recorder, name, value)
-    return Recorder, events
+    """The integration tests' recording handler: the same commands, no sockets."""
+    return lifecycle_handler(**options)
 
 
-def terminated(events: list[tuple[str, Any]]) -> list[Any]:
-    return [value for name, value in events if name == "terminate"]
+terminated = reasons
 
 
 async def test_frames_and_messages_reach_their_callbacks(autojump_clock):
@@ -102,7 +60,7 @@ async def test_close_command_sends_what_came_before_and_nothing_after(autojump_c
         client.send(Text("close"))
         assert await client.receive() == Text("bye")
         assert await client.ended() == StopReason()
-        assert client.closed_with == (4001, "asked")
+        assert client.closed_with == (4001, "asked to close")
         with pytest.raises(TransportClosed):
             await client.receive()  # "never sent" was not
     assert terminated(events) == [StopReason()]
