@@ -109,7 +109,15 @@ class _Served:
 
     remote: str
     path: str | None = None
-    answered: bool = False  # a response (or the upgrade) has been sent
+    answered: bool = False  # a refusal, or the upgrade, has been sent
+    parser: h11.Connection | None = None  # knows whether an HTTP response went out
+
+    def nothing_sent(self) -> bool:
+        """True while no byte of an answer to the current request has been sent."""
+        parser = self.parser
+        return not self.answered and (
+            parser is None or parser.our_state in (h11.IDLE, h11.SEND_RESPONSE)
+        )
 
 
 class Front:
@@ -165,7 +173,7 @@ class Front:
             self.log.error(
                 "stream crashed", remote=served.remote, path=served.path, exc_info=_single(group)
             )
-            if not served.answered:
+            if served.nothing_sent():
                 with trio.move_on_after(CLOSE_TIMEOUT):
                     await write_response(stream, None, Response(500, "internal server error\n"))
         finally:
@@ -182,6 +190,7 @@ class Front:
         # One parser for the stream's whole life: keep-alive and pipelined
         # requests follow each other through it.
         parser = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_head_size)
+        served.parser = parser
         first = True
         while True:
             served.answered = False
@@ -212,7 +221,6 @@ class Front:
                 refusal = HttpError(404, "no WebSocket route here")
                 await self._refuse(stream, parser, served, refusal, head_only)
                 break
-            served.answered = True
             if not await self.http_routes.exchange(stream, parser, request):
                 break
             first = False

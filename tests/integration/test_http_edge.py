@@ -273,3 +273,20 @@ async def test_an_upgrade_can_follow_plain_requests_on_a_kept_alive_connection()
             assert (await client._read_until(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
             assert await client.read_frame() == (0x1, b"over the same socket")
         await stream.aclose()
+
+
+async def test_a_crash_inside_the_exchange_is_answered_500_and_ends_that_stream_only(
+    monkeypatch,
+):
+    import actorsock.transports.endpoints as endpoints_module
+
+    def broken(request):
+        raise RuntimeError("a bug before any byte was sent")
+
+    monkeypatch.setattr(endpoints_module, "_declared_length", broken)
+    async with open_test_server(make_app()) as server:
+        reply = await server.request(b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert reply.status == 500
+        async with server.connect("/ws") as ws:
+            await ws.send_message("fine")
+            assert await ws.get_message() == "fine"
