@@ -234,22 +234,23 @@ class Session:
             self.log.info("rejected in init", status=accept.status)
         return accept
 
-    async def serve(
+    async def open(
         self,
         open_transport: Callable[[Accept], Awaitable[Transport | None]],
         refuse: Callable[[Response], Awaitable[None]],
-    ) -> Reason:
-        """The whole session, the way every transport runs it.
+    ) -> Transport | Reason:
+        """Everything before :meth:`run`, the way every transport does it.
 
         ``init``; a crash is answered with ``refuse(500)`` (``Crash``), a
         ``Reject`` with ``refuse(its response)`` (``Normal``); otherwise
         ``open_transport(accept)`` opens the link (None if the client went
-        away: ``Error("closed", 1006)``) and :meth:`run` serves it. The link
-        stays in :attr:`transport` for the caller to close; then call
-        :meth:`finish`.
+        away: ``Error("closed", 1006)``).
 
         Returns:
-            The terminate reason.
+            The open link, to pass to :meth:`run`; or the terminate reason
+            of a session that never opened (pass it to :meth:`finish`).
+            (Two steps, not one that runs the session too: nothing of the
+            opening stays referenced while the session runs.)
         """
         try:
             decision = await self.init()
@@ -262,7 +263,7 @@ class Session:
         transport = await open_transport(decision)
         if transport is None:
             return Error(ErrorKind.CLOSED, 1006)
-        return await self.run(transport)
+        return transport
 
     async def run(self, transport: Transport) -> Reason:
         """Serve the handler over the open ``transport`` until the session ends.

@@ -287,7 +287,8 @@ async def open_session(
         started = trio.current_time()
         reason: Reason = Shutdown()
         try:
-            reason = await session.serve(open_link, refuse)
+            opened = await session.open(open_link, refuse)
+            reason = opened if isinstance(opened, Reason) else await session.run(opened)
         finally:
             with trio.CancelScope(shield=True):
                 await session.finish(reason, opened=session.transport is not None, started=started)

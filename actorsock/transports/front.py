@@ -168,7 +168,16 @@ class Front:
         peer = _peer(stream)
         served = _Served(f"{peer[0]}:{peer[1]}" if peer else "?")
         try:
-            await self._serve(stream, peer, served)
+            upgrade = await self._serve(stream, peer, served)
+            if upgrade is not None:
+                # Here, after _serve has returned: its frame (the parser, the
+                # parsed head) must not live as long as the connection. The
+                # slot _serve took is given back whatever happens in there.
+                served.answered = True
+                try:
+                    await self.on_websocket(stream, *upgrade)
+                finally:
+                    self.admission.release()
         except* Exception as group:
             self.log.error(
                 "stream crashed", remote=served.remote, path=served.path, exc_info=_single(group)
@@ -186,7 +195,13 @@ class Front:
 
     async def _serve(
         self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
-    ) -> None:
+    ) -> tuple[bytes, bytes, Request, Any] | None:
+        """Answer the stream's requests until it ends, or until one is an upgrade.
+
+        Returns:
+            What the hand-over of an accepted upgrade needs (its slot taken),
+            or None once the stream is done and closed.
+        """
         # One parser for the stream's whole life: keep-alive and pipelined
         # requests follow each other through it.
         parser = h11.Connection(h11.SERVER, max_incomplete_event_size=self.max_head_size)
@@ -215,8 +230,8 @@ class Front:
                 upgrade = await self._upgrade(stream, parser, served, request, ws_match)
                 if upgrade is None:
                     break
-                await self._hand_over(stream, served, *upgrade)
-                return
+                served.parser = None
+                return upgrade
             if wants_upgrade(request) and self.http_routes.routes.match(request.path) is None:
                 refusal = HttpError(404, "no WebSocket route here")
                 await self._refuse(stream, parser, served, refusal, head_only)
@@ -225,24 +240,7 @@ class Front:
                 break
             first = False
         await close_quietly(stream)
-
-    async def _hand_over(
-        self,
-        stream: trio.abc.Stream,
-        served: _Served,
-        head: bytes,
-        early: bytes,
-        request: Request,
-        target: Any,
-    ) -> None:
-        # Called here, not in _upgrade, so that no parsing state stays
-        # referenced for the life of the connection. The slot taken in
-        # _upgrade is given back whatever happens in there.
-        served.answered = True
-        try:
-            await self.on_websocket(stream, head, early, request, target)
-        finally:
-            self.admission.release()
+        return None
 
     async def _read_head(
         self, stream: trio.abc.Stream, parser: h11.Connection, served: _Served, first: bool

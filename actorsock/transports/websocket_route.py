@@ -9,7 +9,7 @@ over it; the session loop itself knows nothing of WebSocket::
                      --Reject--> its status --------------------> Normal
       upgrade (101)  --client gone, too slow--------------------> Error("closed", 1006)
       session.run(websocket) -----------------------------------> its reason
-    (Session.serve: the steps every transport shares)
+    (Session.open: the steps before run that every transport shares)
     close the socket, then session.finish(reason): terminate once, the pid dies
 """
 
@@ -112,7 +112,12 @@ async def serve_websocket(
     try:
         async with trio.open_nursery() as nursery:
             try:
-                reason = await session.serve(upgrade, refuse)
+                opened = await session.open(upgrade, refuse)
+                del upgrade, refuse  # nothing of the opening lives as long as the session
+                if isinstance(opened, Reason):
+                    reason = opened
+                else:
+                    reason = await session.run(opened)
             finally:
                 nursery.cancel_scope.cancel()
     finally:
