@@ -79,6 +79,7 @@ async def serve_websocket(
     channel = ConnectionStream(
         stream, head, session.queue, on_trouble=session.waker.wake, gate=session.waker, early=early
     )
+    del head, early  # the stream drops them once read; this frame lives as long as the session
     # Broadcast frames go past the handler, straight to the socket, while
     # the session is parked (see FrameSink and Pid.direct_fd).
     pid.frame_sink = channel
