@@ -1,9 +1,10 @@
 """Deliveries made in order, a slice at a time: how a large fan-out shares the loop.
 
-A broadcast to 10,000 sockets takes about 80 ms of CPU here, system calls
-included. Made in one go, it holds the event loop that long and every other
-client waits behind it (an echo that should take a millisecond would take
-80). A node's :class:`DeliveryQueue` lets a publisher make the first slice of its
+A broadcast to ten thousand sockets takes tens of milliseconds of CPU,
+system calls included (bench/README.md has the figures). Made in one go, it
+holds the event loop that long and every other client waits behind it (an
+echo that should take a millisecond would take as long). A node's
+:class:`DeliveryQueue` lets a publisher make the first slice of its
 deliveries at once and keeps the rest; the runtime makes them a slice at a
 time and lets other tasks run between slices.
 
@@ -15,12 +16,13 @@ run of targets, not per target, lets it hoist what every target shares and
 saves a Python call per recipient on the hottest loop of a broadcast.
 
 Slice size
-    16 targets, about 0.2 ms on a 2-core machine, the order of a BEAM
-    process's time slice. While a fan-out runs, the CPU is shared between it
-    and the rest of the loop about in the ratio of a slice to one pass over
-    the other ready tasks: 64 doubled the round trip of 100 echo clients
-    during a broadcast, 16 adds about a third. Each slice costs one
-    scheduler pass (about 4 µs), under 3% of a large fan-out.
+    16 targets, the order of a BEAM process's time slice. While a fan-out
+    runs, the CPU is shared between it and the rest of the loop about in the
+    ratio of a slice to one pass over the other ready tasks, so a larger
+    slice lengthens other clients' round trips during a broadcast and a
+    smaller one spends more of the broadcast in scheduler passes (one per
+    slice). The measurements behind 16 are in bench/README.md, "Design
+    figures".
 
 Order
     While deliveries wait here, every later delivery that must keep its
@@ -45,13 +47,13 @@ Bound
     publishers down rather than growing this queue.
 
 Pace
-    A yield costs a scheduler pass (2.5 µs idle, about 10 µs in the middle
-    of a large fan-out on a 2-core machine): with nothing else to run, a
-    slice of 16 spends about 7% of a broadcast in passes that let no other
-    task in. The queue's :class:`Pacer` therefore lets the runtime make up
-    to four slices between yields while the yields come back at once (under
-    20 µs; any other task's step takes longer), and one slice again as soon
-    as a yield shows that another task ran. The pace follows the wall
+    A yield costs a scheduler pass: with nothing else to run, slices of 16
+    spend a measurable share of a broadcast in passes that let no other task
+    in (bench/README.md, "Design figures"). The queue's :class:`Pacer`
+    therefore lets the runtime make up to four slices between yields while
+    the yields come back at once (faster than any other task's step would
+    let them), and one slice again as soon as a yield shows that another
+    task ran. The pace follows the wall
     clock, not trio's; it changes when deliveries are made, never their
     order.
 

@@ -2,11 +2,12 @@
 
 A broadcast writes to thousands of sockets in one loop. Counting each write
 on the connection's own objects (two attribute updates on two separate
-Python ints) measured about 0.4 µs per recipient, a fifth of the loop's
-Python time: by then the kernel's work on the previous sockets has evicted
-those objects from the cache. A :class:`SentTally` keeps the counts in two
-flat arrays indexed by descriptor instead, and the writer adds a whole run
-of writes at once, right after making them (see
+Python ints) costs cache misses per recipient, a noticeable share of the
+loop (bench/README.md, "Design figures"): by then the kernel's work on the
+previous sockets has evicted those objects from the cache. A
+:class:`SentTally` keeps the counts in two flat arrays indexed by
+descriptor instead, and the writer adds a whole run of writes at once,
+right after making them (see
 :func:`actorsock.transports.fastpath.fan_out_frames`).
 
 Descriptors are unique among open files of a process, so one tally serves

@@ -20,7 +20,7 @@ here, loudly, and in ``tests/transports/test_websocket_bridge.py``:
 * the close code the server sent first (1002, 1007, 1009 too big) is kept, so
   the terminate reason can say what went wrong;
 * once open, wsproto's finished handshake (an h11 connection and the parsed
-  request, about 3 KB) is replaced by :class:`_FinishedHandshake`; after the
+  request) is replaced by :class:`_FinishedHandshake`; after the
   upgrade wsproto only asks it for (no) events;
 * whole one-frame client messages are read without wsproto's general frame
   parser (:class:`_ProtocolWithFastInbound`), when wsproto holds nothing;
