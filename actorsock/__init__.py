@@ -25,8 +25,17 @@ from .core.process import (
     send_after,
     send_interval,
 )
-from .core.reasons import Crash, Error, ErrorKind, Normal, Reason, Remote, Shutdown, Timeout
-from .core.reasons import Stop as StopReason
+from .core.reasons import (
+    Crash,
+    Error,
+    ErrorKind,
+    Normal,
+    Reason,
+    Remote,
+    Shutdown,
+    StopReason,
+    Timeout,
+)
 from .core.registry import Keys, Registry
 from .core.request import Accept, Reject, Request, Response, StreamingResponse
 from .core.send_queue import SendPolicy

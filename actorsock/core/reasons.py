@@ -9,7 +9,7 @@ They mirror Cowboy's websocket terminate reasons and Erlang's exit reasons:
                     upgrade (``init`` rejected it).
 ``Remote(c, r)``    the client sent a close frame with code ``c`` and reason
                     ``r`` (``1005`` when the frame carried no code).
-``Stop()``          the handler asked to end the connection by returning
+``StopReason()``    the handler asked to end the connection by returning
                     ``Stop`` or ``Close``.
 ``Timeout()``       no data arrived from the client within ``idle_timeout``.
 ``Crash(exc)``      a callback raised ``exc``.
@@ -39,7 +39,7 @@ __all__ = [
     "Reason",
     "Remote",
     "Shutdown",
-    "Stop",
+    "StopReason",
     "Timeout",
 ]
 
@@ -79,8 +79,16 @@ class Remote(Reason):
 
 
 @dataclass(frozen=True, slots=True)
-class Stop(Reason):
-    """The handler itself asked to stop (returned ``Stop`` or ``Close``)."""
+class StopReason(Reason):
+    """The handler itself asked to stop (returned the ``Stop`` or ``Close`` command).
+
+    Named apart from the :class:`~actorsock.core.frames.Stop` command it
+    answers; its log name is ``"stop"``.
+    """
+
+    @property
+    def name(self) -> str:
+        return "stop"
 
 
 @dataclass(frozen=True, slots=True)

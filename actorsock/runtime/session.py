@@ -60,8 +60,7 @@ from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, 
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
 from ..core.process import exit_process
-from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown, Timeout
-from ..core.reasons import Stop as StopReason
+from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown, StopReason, Timeout
 from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.timers import TimerRef

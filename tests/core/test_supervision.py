@@ -1,6 +1,6 @@
 import pytest
 
-from actorsock.core.reasons import Crash, Error, Normal, Remote, Shutdown, Stop, Timeout
+from actorsock.core.reasons import Crash, Error, Normal, Remote, Shutdown, StopReason, Timeout
 from actorsock.core.supervision import RestartIntensity, affected_children, should_restart
 
 CRASH = Crash(RuntimeError("x"))
@@ -24,7 +24,7 @@ def test_should_restart(restart, reason, expected):
 
 
 def test_only_crash_and_error_are_abnormal():
-    assert [r.abnormal for r in (Normal(), Remote(1000), Stop(), Timeout(), Shutdown())] == [
+    assert [r.abnormal for r in (Normal(), Remote(1000), StopReason(), Timeout(), Shutdown())] == [
         False
     ] * 5
     assert CRASH.abnormal and Error("badframe", 1002).abnormal

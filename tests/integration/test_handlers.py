@@ -122,7 +122,7 @@ async def test_returned_frames_go_out_in_order_and_close_stops():
             assert caught.value.reason.code == 4001
             assert caught.value.reason.reason == "asked to close"
         await wait_for(lambda: reasons(events))
-    assert [type(r).__name__ for r in reasons(events)] == ["Stop"]
+    assert [type(r).__name__ for r in reasons(events)] == ["StopReason"]
 
 
 async def test_pings_and_pongs_reach_the_handler():
