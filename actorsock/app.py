@@ -44,11 +44,9 @@ from .runtime.connections import (
     descriptor_limit,
     max_connections_for,
 )
-from .runtime.node import current_node
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
 from .transports.endpoints import Endpoints, HttpEndpoint, HttpTarget
-from .transports.fastpath import fan_out_frames
 from .transports.front import Front
 from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
 from .transports.websocket_route import serve_websocket
@@ -131,8 +129,6 @@ class App:
         """
         config = config or Config()
         server, ws = config.server, config.websocket
-        # Broadcasts write to parked WebSocket connections' sockets directly.
-        current_node().install_fan_out(fan_out_frames)
         ssl_context = make_ssl_context(server.tls_cert, server.tls_key) if server.tls_cert else None
         fd_limit = descriptor_limit()
         max_connections = max_connections_for(server.max_connections, fd_limit)

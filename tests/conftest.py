@@ -10,8 +10,9 @@ import pytest
 
 from actorsock.core.deliveries import DeliveryQueue
 from actorsock.core.mailbox import Mailbox
-from actorsock.core.process import Pid, fan_out_frames
+from actorsock.core.process import Pid
 from actorsock.core.timers import TimerHeap, TimerRef
+from actorsock.runtime.fan_out import fan_out_frames
 
 
 class FakeNode:

@@ -2,7 +2,11 @@
 
 A client frame reaches ``websocket_handle`` as :class:`Text`, :class:`Binary`,
 :class:`Ping` or :class:`Pong`. A callback answers with nothing (``None``), one
-item, or a list of items; each item is a frame to send or a command:
+item, or a list of items; each item is a frame to send or a command. Data
+frames are :class:`Text`, :class:`Binary` and :class:`Event`, a text
+message with Server-Sent Events fields (an event name, an id, a reconnection
+delay) that WebSocket sends as plain text, so one handler serves both
+transports. Commands:
 
 * :class:`Close` sends a close frame with the given code and reason, then
   ends the connection (terminate reason ``Stop``);
@@ -26,6 +30,8 @@ __all__ = [
     "Binary",
     "Close",
     "Command",
+    "DataFrame",
+    "Event",
     "Frame",
     "Ping",
     "Pong",
@@ -48,6 +54,42 @@ class Binary:
     """A binary frame carrying ``data``."""
 
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A text message with the fields of a Server-Sent Event (WHATWG HTML, 9.2).
+
+    Over Server-Sent Events it is one event: ``event:``, ``id:`` and
+    ``retry:`` lines for the fields given, and a ``data:`` line per line of
+    ``data``. Over WebSocket it is a text frame carrying ``data`` alone.
+
+    Attributes:
+        data: The message; may hold several lines (``\\n``, ``\\r\\n`` or ``\\r``).
+        event: The event name (EventSource's ``addEventListener(name)``);
+            None for the default, ``message``.
+        id: The event id; the browser sends the last one back as
+            ``Last-Event-ID`` when it reconnects. None leaves it unset.
+        retry: Milliseconds the browser waits before reconnecting.
+
+    Raises:
+        ValueError: If ``event`` or ``id`` holds a line break (or ``id`` a
+            NUL, which browsers ignore the id for), or ``retry`` is negative.
+    """
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+    retry: int | None = None
+
+    def __post_init__(self) -> None:
+        for field, value in (("event", self.event), ("id", self.id)):
+            if value is not None and ("\n" in value or "\r" in value):
+                raise ValueError(f"an event's {field} cannot hold a line break: {value!r}")
+        if self.id is not None and "\0" in self.id:
+            raise ValueError(f"an event id cannot hold NUL: {self.id!r}")
+        if self.retry is not None and self.retry < 0:
+            raise ValueError(f"retry must be 0 or more milliseconds, not {self.retry}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +152,12 @@ _SENDABLE_CLOSE_CODES = frozenset(
 )
 
 Frame: TypeAlias = Text | Binary | Ping | Pong
-Command: TypeAlias = Frame | Close | Stop | SetOptions
-_COMMAND_TYPES = (Text, Binary, Ping, Pong, Close, Stop, SetOptions)
+"""A frame from the client (what ``websocket_handle`` receives)."""
+DataFrame: TypeAlias = Text | Binary | Event
+"""A message to the client, what transports carry as data."""
+Command: TypeAlias = Frame | Event | Close | Stop | SetOptions
+"""Anything a callback may return."""
+_COMMAND_TYPES = (Text, Binary, Event, Ping, Pong, Close, Stop, SetOptions)
 
 
 def commands_of(result: Any) -> tuple[Command, ...]:
@@ -134,7 +180,8 @@ def commands_of(result: Any) -> tuple[Command, ...]:
         return (result,)
     if isinstance(result, str | bytes | bytearray) or not isinstance(result, Iterable):
         raise TypeError(
-            f"a callback returned {result!r}; return None, a frame (Text, Binary, Ping, Pong), "
+            f"a callback returned {result!r}; return None, a frame (Text, Binary, Event, "
+            "Ping, Pong), "
             "a command (Close, Stop, SetOptions) or a list of them"
         )
     items = tuple(result)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -54,7 +54,6 @@ __all__ = [
     "deliver_system",
     "demonitor",
     "exit_process",
-    "fan_out_frames",
     "fan_out_messages",
     "monitor",
     "self_pid",
@@ -82,10 +81,9 @@ class Node(Protocol):
         ...
 
     def fan_out_frames(self, pids: list[Pid], frames: list[PreparedFrame]) -> int:
-        """Hand data frames to each of ``pids`` as :func:`fan_out_frames` does.
+        """Hand a broadcast's data frames to each of ``pids``, in order.
 
-        The runtime writes them straight to the sockets it can
-        (:attr:`Pid.direct_fd`); :func:`fan_out_frames` is the reference.
+        The runtime's one fan-out (:func:`actorsock.runtime.fan_out.fan_out_frames`).
         """
         ...
 
@@ -136,12 +134,14 @@ class FrameSink(Protocol):
         """Open while the connection's task is parked on an empty mailbox."""
         ...
 
-    def offer(self, data: bytes, key: Hashable | None = None) -> bool:
-        """Queue one frame's bytes and write what the socket takes; False if refused."""
+    def offer_frames(self, frames: Sequence[PreparedFrame]) -> int:
+        """Queue frames in order (encoded for the sink's wire format), write
+        what the socket takes; return how many were taken."""
         ...
 
-    def offer_frames(self, frames: Sequence[PreparedFrame]) -> int:
-        """Queue frames in order, write what the socket takes; return how many were taken."""
+    def take_written(self, frames: Sequence[PreparedFrame], written: int) -> int:
+        """Take frames whose first ``written`` WebSocket bytes the lane wrote
+        (see :attr:`Pid.direct_fd`); return how many were taken."""
         ...
 
 
@@ -387,37 +387,6 @@ def fan_out_messages(pids: list[Pid], messages: list[Any]) -> int:
     taken = 0
     for pid in pids:
         taken += deliver_messages(pid, messages)
-    return taken
-
-
-def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
-    """Hand prepared data frames, in order, to each of ``pids`` on their own thread.
-
-    A connection parked on an empty mailbox gets them written to its socket
-    at once, without running its handler; a busy one gets them in its
-    mailbox, behind what was sent to it before. A process without a socket
-    gets the plain frames as mailbox messages. (A
-    :data:`~actorsock.core.deliveries.Deliver`; the loop runs once per
-    recipient of every broadcast, so it is kept flat.)
-
-    Returns:
-        How many frames were written or queued, summed over ``pids``.
-    """
-    taken = 0
-    single = frames[0] if len(frames) == 1 else None
-    data, key = (single.data, single.key) if single is not None else (b"", None)
-    for pid in pids:
-        if not pid._alive:
-            continue
-        sink = pid.frame_sink
-        if sink is None:
-            taken += deliver_messages(pid, [prepared.frame for prepared in frames])
-        elif not sink.gate.waiting:
-            taken += deliver_messages(pid, frames)
-        elif single is not None:
-            taken += sink.offer(data, key)
-        else:
-            taken += sink.offer_frames(frames)
     return taken
 
 

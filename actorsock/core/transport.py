@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..errors import ActorsockError
-from .frames import Binary, Frame, Ping, Pong, Text
+from .frames import DataFrame, Frame, Ping, Pong
 from .reasons import Reason
 from .wire import PreparedFrame
 
@@ -74,7 +74,7 @@ class Transport(Protocol):
             TransportClosed: Once the client's side has ended.
         """
 
-    def send_frame(self, frame: Text | Binary) -> bool:
+    def send_frame(self, frame: DataFrame) -> bool:
         """Queue a data frame; False if it was refused (closed, or by the send policy)."""
 
     def send_prepared(self, prepared: PreparedFrame) -> bool:

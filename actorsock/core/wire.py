@@ -18,29 +18,33 @@ applied; the WebSocket layer negotiates none (``tests/transports`` pins that).
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
-from .frames import Binary, Frame, Ping, Pong, Text
+from .frames import Binary, DataFrame, Event, Frame, Ping, Pong, Text
 
-__all__ = ["PreparedFrame", "decode_client_messages", "encode_frame"]
+__all__ = ["WEBSOCKET", "PreparedFrame", "WireFormat", "decode_client_messages", "encode_frame"]
 
-_OPCODES: dict[type, int] = {Text: 0x1, Binary: 0x2, Ping: 0x9, Pong: 0xA}
+_OPCODES: dict[type, int] = {Text: 0x1, Event: 0x1, Binary: 0x2, Ping: 0x9, Pong: 0xA}
 _FIN = 0x80
 _MASKED = 0x80
 _TEXT_HEAD = _FIN | 0x1
 _BINARY_HEAD = _FIN | 0x2
 
 
-def _payload_of(frame: Frame) -> bytes:
+def _payload_of(frame: Frame | Event) -> bytes:
     if isinstance(frame, Text):
         return frame.text.encode()
+    if isinstance(frame, Event):
+        return frame.data.encode()
     return frame.data
 
 
-def encode_frame(frame: Frame) -> bytes:
+def encode_frame(frame: Frame | Event) -> bytes:
     """Return the bytes of ``frame`` as a server sends it.
 
     Args:
-        frame: A :class:`Text`, :class:`Binary`, :class:`Ping` or :class:`Pong`.
+        frame: A :class:`Text`, :class:`Binary`, :class:`Ping` or :class:`Pong`;
+            an :class:`Event` is a text frame of its ``data``.
 
     Raises:
         ValueError: For a control frame whose payload exceeds 125 bytes.
@@ -122,21 +126,76 @@ def _unmask(payload: bytes, mask: bytes) -> bytes:
     )
 
 
+class WireFormat:
+    """One way of putting a data frame on the wire (WebSocket, Server-Sent Events...).
+
+    Args:
+        name: For logs and ``repr``.
+        encode: ``encode(frame) -> bytes``; may raise ``ValueError`` for a
+            frame the format cannot carry (a binary frame over SSE).
+
+    Identity is the key of :meth:`PreparedFrame.encoded`'s cache: make one
+    instance per format, at import time.
+    """
+
+    __slots__ = ("encode", "name")
+
+    def __init__(self, name: str, encode: Callable[[DataFrame], bytes]) -> None:
+        self.name = name
+        self.encode = encode
+
+    def __repr__(self) -> str:
+        return f"<WireFormat {self.name}>"
+
+
+WEBSOCKET = WireFormat("websocket", encode_frame)
+"""A frame as a server sends it over WebSocket (:func:`encode_frame`)."""
+
+
 class PreparedFrame:
-    """A data frame together with its wire bytes, built once and shared.
+    """A broadcast's data frame, encoded at most once per wire format and shared.
+
+    Every recipient of a broadcast gets the same object. The bytes of each
+    wire format are built the first time a recipient on that format needs
+    them, then reused by all the others: a broadcast to WebSocket and SSE
+    clients encodes twice, whatever the number of clients.
 
     Attributes:
-        frame: The :class:`Text` or :class:`Binary` frame.
-        data: Its bytes on the wire.
+        frame: The data frame (:class:`Text`, :class:`Binary` or :class:`Event`).
         key: Coalescing key (see the ``coalesce`` send policy), or None.
     """
 
-    __slots__ = ("data", "frame", "key")
+    __slots__ = ("_encodings", "_websocket", "frame", "key")
 
-    def __init__(self, frame: Text | Binary, key: object = None) -> None:
+    def __init__(self, frame: DataFrame, key: object = None) -> None:
         self.frame = frame
-        self.data = encode_frame(frame)
         self.key = key
+        self._websocket: bytes | None = None
+        self._encodings: dict[WireFormat, bytes] | None = None
+
+    @property
+    def websocket(self) -> bytes:
+        """The frame's WebSocket bytes (:data:`WEBSOCKET`), built on first use."""
+        data = self._websocket
+        if data is None:
+            data = self._websocket = encode_frame(self.frame)
+        return data
+
+    def encoded(self, wire: WireFormat) -> bytes:
+        """The frame's bytes in ``wire``, built on first use.
+
+        Raises:
+            ValueError: If ``wire`` cannot carry the frame (raised each time).
+        """
+        if wire is WEBSOCKET:
+            return self.websocket
+        encodings = self._encodings
+        if encodings is None:
+            encodings = self._encodings = {}
+        data = encodings.get(wire)
+        if data is None:
+            data = encodings[wire] = wire.encode(self.frame)
+        return data
 
     def __repr__(self) -> str:
-        return f"<PreparedFrame {self.frame!r} {len(self.data)} bytes>"
+        return f"<PreparedFrame {self.frame!r}>"

@@ -26,15 +26,11 @@ import trio
 from ..core.deliveries import DeliveryQueue
 from ..core.mailbox import Mailbox
 from ..core.process import Pid, deliver, deliver_system
-from ..core.process import fan_out_frames as fan_out_through_sinks
 from ..core.timers import TimerHeap, TimerRef
-from ..core.wire import PreparedFrame
+from .fan_out import fan_out_frames
 from .waker import Waker
 
-__all__ = ["FanOut", "Node", "current_node"]
-
-FanOut = Callable[[list[Pid], list[PreparedFrame]], int]
-"""Hands broadcast frames to pids: ``fan_out(pids, frames) -> frames taken``."""
+__all__ = ["Node", "current_node"]
 
 
 class Node:
@@ -48,9 +44,9 @@ class Node:
         self._delivery_waker = Waker()
         self._deliveries = DeliveryQueue(on_pending=self._delivery_waker.wake)
         self.processes = 0
-        # How broadcasts hand frames to pids: through each pid's sink, unless
-        # a transport installs a faster way (see install_fan_out).
-        self.fan_out_frames: FanOut = fan_out_through_sinks
+
+    fan_out_frames = staticmethod(fan_out_frames)
+    """How broadcasts hand frames to pids (:func:`actorsock.runtime.fan_out.fan_out_frames`)."""
 
     @property
     def thread_id(self) -> int:
@@ -66,20 +62,6 @@ class Node:
         """Run ``fn(*args)`` on the loop; from any thread. Dropped once the loop has ended."""
         with contextlib.suppress(trio.RunFinishedError):
             self._token.run_sync_soon(fn, *args)
-
-    def install_fan_out(self, fan_out: FanOut) -> None:
-        """Make ``fan_out`` what broadcasts call to hand frames to pids.
-
-        The composition root installs the WebSocket transport's direct-lane
-        loop (:func:`actorsock.transports.fastpath.fan_out_frames`), which
-        writes to parked connections' sockets and hands everything else to
-        the pids' sinks; the runtime itself knows no transport.
-
-        Args:
-            fan_out: ``fan_out(pids, frames)``, returning how many frames were
-                written or queued, summed over ``pids``.
-        """
-        self.fan_out_frames = fan_out
 
     def spawn(self, mailbox: Mailbox, wake: Callable[[], None]) -> Pid:
         """Create a pid whose messages wake the process through ``wake``."""

@@ -56,7 +56,18 @@ from typing import Any
 import trio
 
 from ..core.budget import ByteBudget
-from ..core.frames import Binary, Close, Command, Ping, Pong, SetOptions, Stop, Text, commands_of
+from ..core.frames import (
+    Binary,
+    Close,
+    Command,
+    Event,
+    Ping,
+    Pong,
+    SetOptions,
+    Stop,
+    Text,
+    commands_of,
+)
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
 from ..core.process import exit_process
@@ -74,7 +85,7 @@ __all__ = ["Session", "SessionCrash"]
 
 # Callbacks a busy session runs before it lets other tasks run.
 _STEPS_PER_YIELD = 4
-_DATA_FRAMES = (Text, Binary)
+_DATA_FRAMES = (Text, Binary, Event)
 
 # Mailbox message of the session's own deadline timer (idle timeout and
 # server pings); the loop takes it and re-checks its deadlines.
@@ -397,7 +408,7 @@ class Session:
         transport = self.transport
         assert transport is not None
         for command in commands:
-            if isinstance(command, Text | Binary):
+            if isinstance(command, Text | Binary | Event):
                 if not transport.data_open:
                     return transport.ended_reason()
                 transport.send_frame(command)

@@ -34,7 +34,7 @@ import trio
 
 from ..config import Config
 from ..core.budget import ByteBudget
-from ..core.frames import Binary, Frame, Ping, Pong, Text
+from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
 from ..core.handler import Handler
 from ..core.process import Pid, reset_current_pid, set_current_pid
 from ..core.reasons import Error, ErrorKind, Reason, Remote, Shutdown
@@ -121,11 +121,11 @@ class MemoryTransport:
             raise TransportClosed("the client closed the session")
         return None
 
-    def send_frame(self, frame: Text | Binary) -> bool:
+    def send_frame(self, frame: DataFrame) -> bool:
         return self._queue(encode_frame(frame), None)
 
     def send_prepared(self, prepared: PreparedFrame) -> bool:
-        return self._queue(prepared.data, prepared.key)
+        return self._queue(prepared.websocket, prepared.key)
 
     def _queue(self, data: bytes, key: Hashable | None) -> bool:
         if not self._data_open:

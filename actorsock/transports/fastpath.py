@@ -18,12 +18,13 @@ response, pongs, close) or the data frames actorsock builds itself (see
   its close handshake and error handling work as before.
 * a TLS stream cannot be written synchronously; there the flusher does all
   the writing through ``SSLStream.send_all``.
-* broadcasts (:func:`fan_out_frames`) write to a parked connection through
-  its pid's *lane* (:attr:`~actorsock.core.process.Pid.direct_fd`), which
+* broadcasts (:func:`actorsock.runtime.fan_out.fan_out_frames`) write to a
+  parked WebSocket connection through its pid's *lane*
+  (:attr:`~actorsock.core.process.Pid.direct_fd`), which
   :meth:`ConnectionStream.open_lane` opens only while a frame could be
   written at once and which closes as soon as anything is queued, the
   socket breaks or data closes; writes made that way are counted in
-  :data:`TALLY`.
+  :data:`~actorsock.runtime.fan_out.TALLY`.
 * reading (trio-websocket's reader task calls :meth:`ConnectionStream.receive_some`)
   waits on the run's :class:`~actorsock.transports.readiness.ReadinessHub`
   rather than trio's one-shot ``wait_readable``, and only after a read
@@ -49,16 +50,13 @@ from typing import Any, Literal
 import trio
 
 from ..core.process import Gate, Pid
-from ..core.process import fan_out_frames as fan_out_through_sinks
 from ..core.send_queue import SendQueue
-from ..core.sent_tally import SentTally
-from ..core.wire import PreparedFrame
+from ..core.wire import WEBSOCKET, PreparedFrame, WireFormat
+from ..runtime.fan_out import TALLY
+from ..runtime.fan_out import WRITEV_BATCH as _WRITEV_BATCH
 from .readiness import Readable, ReadinessHub, readiness_hub
 
-__all__ = ["TALLY", "ConnectionStream", "fan_out_frames"]
-
-# Frames gathered into one writev call.
-_WRITEV_BATCH = 64
+__all__ = ["ConnectionStream"]
 
 # Bytes read at a time when the caller names no size.
 _RECEIVE_SIZE = 65536
@@ -71,58 +69,6 @@ class _ClosedGate:
 
 
 _CLOSED = _ClosedGate()
-
-TALLY = SentTally()
-"""Frames and bytes broadcasts wrote straight to sockets, per descriptor (process-wide)."""
-
-
-def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
-    """Hand data frames to each of ``pids``, writing straight to every socket it can.
-
-    A pid whose :attr:`~actorsock.core.process.Pid.direct_fd` is open gets
-    the frames in one ``write`` (``writev`` for several) with nothing else
-    looked at; the writes it took whole are counted in :data:`TALLY` after
-    the loop. Anything else (a busy or backed-up connection, a write the
-    kernel cut short, a process without a socket) goes the way of
-    :func:`actorsock.core.process.fan_out_frames`. This loop runs once per
-    recipient of every broadcast: each object it touches there costs a
-    cache miss, because the kernel's work on the previous sockets has
-    evicted it.
-
-    Returns:
-        How many frames were written or queued, summed over ``pids``.
-    """
-    if len(frames) == 1:
-        data: bytes | list[bytes] = frames[0].data
-        write: Callable[[int, Any], int] = os.write
-        size = len(frames[0].data)
-    else:
-        data = [prepared.data for prepared in frames]
-        write = os.writev
-        size = sum(map(len, data))
-        if len(frames) > _WRITEV_BATCH:  # more than one writev takes
-            return fan_out_through_sinks(pids, frames)
-    whole: list[int] = []
-    taken = 0
-    for pid in pids:
-        fd = pid.direct_fd
-        if fd < 0:
-            taken += fan_out_through_sinks([pid], frames)
-            continue
-        try:
-            written = write(fd, data)
-        except OSError:  # full (or broken: the stream finds out and says so)
-            written = 0
-        if written == size:
-            whole.append(fd)
-            continue
-        pid.direct_fd = -1
-        sink = pid.frame_sink
-        assert isinstance(sink, ConnectionStream)
-        taken += sink.take_written(frames, written)
-    if whole:
-        TALLY.add(whole, len(frames), size)
-    return taken + len(whole) * len(frames)
 
 
 class ConnectionStream(trio.abc.Stream):
@@ -144,6 +90,8 @@ class ConnectionStream(trio.abc.Stream):
         gate: Open (``gate.waiting``) while broadcasts may write to this
             stream past its connection's mailbox (see
             :class:`~actorsock.core.process.FrameSink`); closed by default.
+        wire: How broadcast frames are encoded for this stream; the lane
+            (WebSocket bytes) opens only for :data:`~actorsock.core.wire.WEBSOCKET`.
 
     Attributes:
         broken: The error that made the socket unwritable, or None.
@@ -179,6 +127,7 @@ class ConnectionStream(trio.abc.Stream):
         "lane",
         "queue",
         "transport_stream",
+        "wire",
     )
 
     def __init__(
@@ -189,8 +138,10 @@ class ConnectionStream(trio.abc.Stream):
         on_trouble: Callable[[], None],
         gate: Gate = _CLOSED,
         early: bytes = b"",
+        wire: WireFormat = WEBSOCKET,
     ) -> None:
         self.transport_stream = stream
+        self.wire = wire
         self._closed = False
         self._early = early
         self._upgrade_accepted: trio.Event | None = trio.Event()
@@ -246,6 +197,7 @@ class ConnectionStream(trio.abc.Stream):
         lane = self.lane
         if (
             lane is not None
+            and self.wire is WEBSOCKET
             and self._fd >= 0
             and self._data_open
             and self.broken is None
@@ -427,9 +379,10 @@ class ConnectionStream(trio.abc.Stream):
         Returns:
             How many frames were accepted (the others were refused).
         """
+        wire = self.wire
         if len(frames) == 1:
             prepared = frames[0]
-            return 1 if self.offer(prepared.data, prepared.key) else 0
+            return 1 if self.offer(prepared.encoded(wire), prepared.key) else 0
         if self.broken is not None or not self._data_open:
             return 0
         written = 0
@@ -438,7 +391,7 @@ class ConnectionStream(trio.abc.Stream):
             # because it runs once per recipient of every broadcast.
             try:
                 written = os.writev(
-                    self._fd, [prepared.data for prepared in frames[:_WRITEV_BATCH]]
+                    self._fd, [prepared.encoded(wire) for prepared in frames[:_WRITEV_BATCH]]
                 )
             except BlockingIOError:
                 pass
@@ -465,10 +418,10 @@ class ConnectionStream(trio.abc.Stream):
 
     def _settle(self, frames: Sequence[PreparedFrame], written: int) -> int:
         """Count the frames ``written`` covers, resume the one it cut, queue the rest."""
-        queue = self.queue
+        queue, wire = self.queue, self.wire
         taken = 0
         for prepared in frames:
-            size = len(prepared.data)
+            size = len(prepared.encoded(wire))
             if written < size:
                 break
             written -= size
@@ -478,11 +431,11 @@ class ConnectionStream(trio.abc.Stream):
         if written:
             self._close_lane()
             prepared = frames[taken]
-            queue.push_started(prepared.data, written, prepared.key)
+            queue.push_started(prepared.encoded(wire), written, prepared.key)
             taken += 1
             self._write_or_defer()
         for prepared in frames[taken:]:
-            if self._queue(prepared.data, prepared.key):
+            if self._queue(prepared.encoded(wire), prepared.key):
                 taken += 1
         return taken
 

@@ -59,7 +59,7 @@ from wsproto.events import Pong as WsPong
 from wsproto.events import TextMessage as WsTextMessage
 
 from ..core.budget import ByteBudget
-from ..core.frames import Binary, Frame, Ping, Pong, Text
+from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
 from ..core.reasons import Error, ErrorKind, Reason, Remote
 from ..core.transport import TransportClosed
 from ..core.wire import PreparedFrame, decode_client_messages, encode_frame
@@ -331,13 +331,13 @@ class ServerWebSocket(WebSocketConnection):
             return Binary(bytes(item))
         return item
 
-    def send_frame(self, frame: Text | Binary) -> bool:
+    def send_frame(self, frame: DataFrame) -> bool:
         """Queue a data frame (never blocks); False if closing or refused by the policy."""
         return self.stream.offer(encode_frame(frame))
 
     def send_prepared(self, prepared: PreparedFrame) -> bool:
         """Queue a broadcast's frame, whose wire bytes were built once for all."""
-        return self.stream.offer(prepared.data, prepared.key)
+        return self.stream.offer(prepared.websocket, prepared.key)
 
     @property
     def failed(self) -> bool:

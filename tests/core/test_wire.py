@@ -2,8 +2,14 @@ import struct
 
 import pytest
 
-from actorsock.core.frames import Binary, Text
-from actorsock.core.wire import PreparedFrame, decode_client_messages, encode_frame
+from actorsock.core.frames import Binary, Event, Text
+from actorsock.core.wire import (
+    WEBSOCKET,
+    PreparedFrame,
+    WireFormat,
+    decode_client_messages,
+    encode_frame,
+)
 
 MASK = b"\x37\xfa\x21\x3d"
 
@@ -78,4 +84,35 @@ def test_server_frames_and_prepared_frames():
     assert encode_frame(Text("hi")) == b"\x81\x02hi"
     assert encode_frame(Binary(bytes(200)))[:4] == b"\x82\x7e\x00\xc8"
     prepared = PreparedFrame(Text("x"), key="k")
-    assert prepared.data == b"\x81\x01x" and prepared.key == "k"
+    assert prepared.websocket == b"\x81\x01x" and prepared.key == "k"
+
+
+def test_a_prepared_frame_encodes_once_per_wire_format_on_first_use():
+    calls = []
+
+    def upper(frame):
+        calls.append(frame)
+        return frame.text.upper().encode()
+
+    shouting = WireFormat("shouting", upper)
+    prepared = PreparedFrame(Text("hi"))
+    assert calls == []  # nothing built until someone needs it
+    first = prepared.encoded(shouting)
+    assert first == b"HI" and prepared.encoded(shouting) is first
+    assert calls == [Text("hi")]
+    assert prepared.encoded(WEBSOCKET) is prepared.websocket == b"\x81\x02hi"
+
+
+def test_a_format_that_cannot_carry_a_frame_says_so_every_time():
+    def text_only(frame):
+        raise ValueError("text only")
+
+    prepared = PreparedFrame(Binary(b"\x00"))
+    strict = WireFormat("strict", text_only)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="text only"):
+            prepared.encoded(strict)
+
+
+def test_an_event_is_a_text_frame_of_its_data_on_websocket():
+    assert encode_frame(Event("a\nb", event="tick", id="7")) == encode_frame(Text("a\nb"))

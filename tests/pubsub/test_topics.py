@@ -79,12 +79,8 @@ class FakeSink:
         self.gate = gate or Gate()
         self.offered = []
 
-    def offer(self, data, key=None):
-        self.offered.append((data, key))
-        return True
-
     def offer_frames(self, frames):
-        self.offered.extend((prepared.data, prepared.key) for prepared in frames)
+        self.offered.extend((prepared.websocket, prepared.key) for prepared in frames)
         return len(frames)
 
 
@@ -100,8 +96,8 @@ def test_direct_frames_go_to_the_sink_and_are_encoded_once_per_codec(ps, node):
     assert ps.statistics().encodings == 2
     assert offered[0][0] is offered[2][0] is offered[4][0]  # one bytes object for JSON clients
     assert offered[1][0] is offered[3][0] is offered[5][0]
-    assert offered[0][0] == PreparedFrame(JSON.encode({"cpu": 3})).data
-    assert offered[1][0] == PreparedFrame(MSGPACK.encode({"cpu": 3})).data
+    assert offered[0][0] == PreparedFrame(JSON.encode({"cpu": 3})).websocket
+    assert offered[1][0] == PreparedFrame(MSGPACK.encode({"cpu": 3})).websocket
     assert offered[1][0].startswith(b"\x82")  # FIN + binary opcode
     assert offered[0][1] == "metrics"
 
@@ -128,7 +124,7 @@ def test_a_busy_connection_gets_direct_frames_in_its_mailbox(ps, node):
     for pid in (busy, parked):
         ps.subscribe("t", pid)
     assert ps.broadcast_frame("t", Text("hi")) == 2
-    assert parked.frame_sink.offered == [(PreparedFrame(Text("hi")).data, "t")]
+    assert parked.frame_sink.offered == [(PreparedFrame(Text("hi")).websocket, "t")]
     assert busy.frame_sink.offered == []
     assert [prepared.frame for prepared in drain(busy)] == [Text("hi")]
 

@@ -1,6 +1,6 @@
 """The direct lane: broadcasts written straight to a parked connection's socket.
 
-A pid's ``direct_fd`` lets :func:`fastpath.fan_out_frames` write without
+A pid's ``direct_fd`` lets :func:`fan_out.fan_out_frames` write without
 looking at the connection's objects. These tests pin when the stream opens
 and closes it, and that whatever a direct write cannot finish goes on in
 order through the stream's queue. Real TCP sockets throughout.
@@ -8,8 +8,10 @@ order through the stream's queue. Real TCP sockets throughout.
 
 from __future__ import annotations
 
+import ast
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 import trio
@@ -17,9 +19,10 @@ import trio
 from actorsock.core.frames import Binary, Text
 from actorsock.core.send_queue import SendQueue
 from actorsock.core.wire import PreparedFrame
+from actorsock.runtime.fan_out import TALLY, fan_out_frames
 from actorsock.runtime.waker import LaneWaker
 from actorsock.transports import fastpath
-from actorsock.transports.fastpath import TALLY, ConnectionStream, fan_out_frames
+from actorsock.transports.fastpath import ConnectionStream
 
 from .pair import tcp_pair
 from .test_writing import receive_exactly
@@ -50,7 +53,7 @@ async def test_a_parked_connection_gets_broadcasts_through_its_descriptor(node, 
         one, two = PreparedFrame(Text("one")), PreparedFrame(Binary(b"two"))
         assert fan_out_frames([pid], [one]) == 1
         assert fan_out_frames([pid], [one, two]) == 2
-        expected = one.data + one.data + two.data
+        expected = one.websocket + one.websocket + two.websocket
         assert receive_exactly(client, len(expected)) == expected
         # Counted in the tally, not the queue, and reported by the stream.
         assert stream.queue.accepted == 0
@@ -124,8 +127,8 @@ async def test_a_write_the_kernel_cuts_short_goes_on_in_order_through_the_queue(
         rest = big[start + 3 :]
         # With the lane shut, later frames queue behind (as the core path would).
         for prepared in rest:
-            assert stream.offer(prepared.data, prepared.key)
-        expected = b"".join(prepared.data for prepared in big)
+            assert stream.offer(prepared.websocket, prepared.key)
+        expected = b"".join(prepared.websocket for prepared in big)
         assert await trio.to_thread.run_sync(receive_exactly, client, len(expected)) == expected
         await trio.testing.wait_all_tasks_blocked()
         assert queue.queued_bytes == 0
@@ -140,11 +143,11 @@ async def test_a_frame_cut_at_the_end_of_a_batch_is_finished(node):
         pid = wire(stream, node)
         frames = [PreparedFrame(Text("first")), PreparedFrame(Text("second"))]
         # As if a direct writev had stopped three bytes into the last frame.
-        written = len(frames[0].data) + 3
-        fastpath.os.write(pid.direct_fd, (frames[0].data + frames[1].data)[:written])
+        written = len(frames[0].websocket) + 3
+        fastpath.os.write(pid.direct_fd, (frames[0].websocket + frames[1].websocket)[:written])
         pid.direct_fd = -1
         assert stream.take_written(frames, written) == 2
-        expected = frames[0].data + frames[1].data
+        expected = frames[0].websocket + frames[1].websocket
         assert await trio.to_thread.run_sync(receive_exactly, client, len(expected)) == expected
         assert stream.queue.queued_bytes == 0
 
@@ -164,12 +167,20 @@ async def test_a_pid_without_an_open_lane_takes_the_way_of_its_sink(node):
         assert TALLY.get(stream.transport_stream.socket.fileno()) == (0, 0)
 
 
-async def test_an_app_installs_the_direct_lane_on_its_node():
-    # The runtime knows no transport: the App (the composition root) puts the
-    # WebSocket transport's direct-lane loop on the node its broadcasts use.
-    from actorsock import App
-    from actorsock.runtime.node import current_node
-    from actorsock.testing import open_test_server
+def test_one_function_is_the_fan_out():
+    # Every broadcast goes through runtime.fan_out.fan_out_frames, the node's
+    # included; no other module defines a fan-out of its own.
+    import actorsock
+    from actorsock.runtime.node import Node
 
-    async with open_test_server(App()):
-        assert current_node().fan_out_frames is fan_out_frames
+    assert Node.fan_out_frames is fan_out_frames
+    package = Path(actorsock.__file__).parent
+    defined = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        for node in ast.parse(path.read_text()).body  # module-level functions
+        if isinstance(node, ast.FunctionDef)
+        and node.name.startswith("fan_out")
+        and "frame" in node.name
+    ]
+    assert defined == ["runtime/fan_out.py"]

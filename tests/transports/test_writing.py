@@ -39,7 +39,7 @@ async def test_several_frames_leave_in_one_writev_in_order(monkeypatch):
         frames = [PreparedFrame(Text(f"m{i}")) for i in range(5)]
         assert stream.offer_frames(frames) == 5
         assert stream.offer_frames([PreparedFrame(Binary(b"one"))]) == 1
-        expected = b"".join(f.data for f in frames) + PreparedFrame(Binary(b"one")).data
+        expected = b"".join(f.websocket for f in frames) + PreparedFrame(Binary(b"one")).websocket
         assert receive_exactly(client, len(expected)) == expected
         assert calls == [5]  # one system call for the five; a lone frame takes write()
         queue = stream.queue
@@ -60,11 +60,12 @@ async def test_frames_the_kernel_cannot_take_wait_in_order_past_the_policy():
         for start in range(0, len(big), 4):
             batch = big[start : start + 4]
             taken = stream.offer_frames(batch)
-            sent.extend(prepared.data for prepared in batch[:taken])
+            sent.extend(prepared.websocket for prepared in batch[:taken])
             if taken < len(batch):
                 break
         assert queue.dropped > 0 and queue.queued_bytes <= queue.max_bytes
-        assert sent == [prepared.data for prepared in big[: len(sent)]]  # a prefix: none skipped
+        # A prefix: none skipped.
+        assert sent == [prepared.websocket for prepared in big[: len(sent)]]
         # The client reads again: the flusher writes the rest, in order.
         expected = b"".join(sent)
         assert await trio.to_thread.run_sync(receive_exactly, client, len(expected)) == expected
@@ -94,9 +95,9 @@ async def test_data_frames_are_refused_before_the_upgrade_and_after_a_close_fram
         stream.data_open = True
         assert stream.offer_frames([one, two]) == 2
         stream.data_open = False  # a close frame went either way
-        assert stream.offer(one.data) is False and stream.offer_frames([one, two]) == 0
+        assert stream.offer(one.websocket) is False and stream.offer_frames([one, two]) == 0
         # Control bytes (the close handshake) still go out.
         await stream.send_all(b"\x88\x00")
-        expected = one.data + two.data + b"\x88\x00"
+        expected = one.websocket + two.websocket + b"\x88\x00"
         assert receive_exactly(client, len(expected)) == expected
         assert stream.queue.accepted == 2
