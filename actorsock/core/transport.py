@@ -26,11 +26,19 @@ from .frames import DataFrame, Frame, Ping, Pong
 from .reasons import Reason
 from .wire import PreparedFrame
 
-__all__ = ["Transport", "TransportClosed"]
+__all__ = ["FrameRefused", "Transport", "TransportClosed"]
 
 
 class TransportClosed(ActorsockError):
     """The client's side is gone: every frame it sent has been returned."""
+
+
+class FrameRefused(ActorsockError, TypeError):
+    """The transport cannot carry this frame (a binary frame over Server-Sent Events).
+
+    Raised by :meth:`Transport.send_frame` and :meth:`Transport.send_prepared`;
+    the session ends as a crash of the handler that sent it.
+    """
 
 
 class Transport(Protocol):
@@ -45,6 +53,9 @@ class Transport(Protocol):
             can hold for it (the session closes with 1013).
         supports_ping: Whether :meth:`send_control` can ping the client
             (``ping_interval`` is ignored otherwise).
+        one_way: True when the client sends nothing over the link (Server-Sent
+            Events): no idle timeout applies, since silence says nothing; a
+            dead client shows as a failed write or the end of its socket.
         sent_frames: Data frames accepted so far.
         sent_bytes: Bytes written to the client so far.
     """
@@ -62,6 +73,9 @@ class Transport(Protocol):
     def supports_ping(self) -> bool: ...
 
     @property
+    def one_way(self) -> bool: ...
+
+    @property
     def sent_frames(self) -> int: ...
 
     @property
@@ -75,10 +89,18 @@ class Transport(Protocol):
         """
 
     def send_frame(self, frame: DataFrame) -> bool:
-        """Queue a data frame; False if it was refused (closed, or by the send policy)."""
+        """Queue a data frame; False if it was refused (closed, or by the send policy).
+
+        Raises:
+            FrameRefused: If the transport cannot carry this kind of frame.
+        """
 
     def send_prepared(self, prepared: PreparedFrame) -> bool:
-        """Queue a broadcast's frame, encoded once for every recipient."""
+        """Queue a broadcast's frame, encoded once per wire format for every recipient.
+
+        Raises:
+            FrameRefused: If the transport cannot carry this kind of frame.
+        """
 
     async def send_control(self, frame: Ping | Pong) -> None:
         """Send a control frame.

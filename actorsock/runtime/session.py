@@ -25,6 +25,7 @@ Lifecycle (a transport module opens the link between ``init`` and ``run``)::
         send queue overflow (slow client) ------ close 1013 ----------> Error("send_overflow")
         more incomplete input than the server holds  close 1013 -----> Error("inbound_overflow")
         no client data for idle_timeout -------- close 1000 ----------> Timeout
+            (not on one-way transports: Server-Sent Events)
         client frame  -> websocket_handle(frame) -> commands
         message       -> websocket_info(msg)     -> commands
             Close(c, r) / Stop -------------- close c / 1000 ---------> Stop
@@ -49,6 +50,7 @@ dies (registries forget it, monitors get ``Down``).
 
 from __future__ import annotations
 
+import math
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -70,18 +72,18 @@ from ..core.frames import (
 )
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
-from ..core.process import exit_process
+from ..core.process import exit_process, reset_current_pid, set_current_pid
 from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown, StopReason, Timeout
 from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.timers import TimerRef
-from ..core.transport import Transport, TransportClosed
+from ..core.transport import FrameRefused, Transport, TransportClosed
 from ..core.wire import PreparedFrame
 from .actor import run_terminate, spawn_process
 from .stats import ConnectionStatistics, Counters
 from .waker import LaneWaker
 
-__all__ = ["Session", "SessionCrash"]
+__all__ = ["Session", "SessionCrash", "serve_session"]
 
 # Callbacks a busy session runs before it lets other tasks run.
 _STEPS_PER_YIELD = 4
@@ -282,16 +284,20 @@ class Session:
             The terminate reason (pass it to :meth:`finish`).
         """
         self.transport = transport
+        if transport.one_way:
+            self.idle_timeout = math.inf
         self.counters.opened()
         self.last_activity = self.last_ping = trio.current_time()
         try:
             reason = await self._execute(await self._call(self.handler.websocket_init()))
             return reason or await self._loop(transport)
-        except SessionCrash as crash:
+        except (SessionCrash, FrameRefused) as crash:
+            # A frame the transport cannot carry is the handler's mistake too.
+            exc = crash.exc if isinstance(crash, SessionCrash) else crash
             self.counters.crashes += 1
-            self.log.error("handler crashed", exc_info=crash.exc)
+            self.log.error("handler crashed", exc_info=exc)
             await self._close(1011, "internal error")
-            return crash_reason(crash.exc)
+            return crash_reason(exc)
 
     async def _loop(self, transport: Transport) -> Reason:
         pid, handler = self.pid, self.handler
@@ -423,7 +429,11 @@ class Session:
             elif isinstance(command, Stop):
                 await self._close(1000, "")
                 return StopReason()
-            elif isinstance(command, SetOptions) and command.idle_timeout is not None:
+            elif (
+                isinstance(command, SetOptions)
+                and command.idle_timeout is not None
+                and not transport.one_way
+            ):
                 self.idle_timeout = command.idle_timeout
         return None
 
@@ -490,3 +500,53 @@ class Session:
                 detail=repr(reason),
                 duration=round(trio.current_time() - started, 3),
             )
+
+
+async def serve_session(
+    session: Session,
+    open_transport: Callable[[Accept, trio.Nursery], Awaitable[Transport | None]],
+    refuse: Callable[[Response], Awaitable[None]],
+    release: Callable[[Transport | None], Awaitable[None]],
+) -> None:
+    """The life every transport gives a session, from ``init`` to the pid's death.
+
+    :meth:`Session.open` (``init``, then ``open_transport(accept, nursery)``
+    or ``refuse(response)``), :meth:`Session.run`, then, shielded whatever
+    happened, ``release(transport)`` (close the socket; the transport is None
+    when it never opened) and :meth:`Session.finish`. The session's pid is
+    the current pid throughout. The terminate reason is then
+    ``session.pid.exit_reason``.
+
+    Args:
+        session: A session not started yet.
+        open_transport: Opens the link once ``init`` accepted; the nursery
+            is the session's, for the transport's own tasks (cancelled when
+            the session ends). None if the client went away.
+        refuse: Answers a request ``init`` refused or crashed on.
+        release: Closes what is left of the link.
+    """
+    token = set_current_pid(session.pid)
+    started = trio.current_time()
+    reason: Reason = Shutdown()
+    try:
+        async with trio.open_nursery() as nursery:
+            try:
+                opened = await session.open(_in_nursery(open_transport, nursery), refuse)
+                # Nothing of the opening lives as long as the session.
+                del open_transport, refuse
+                reason = opened if isinstance(opened, Reason) else await session.run(opened)
+            finally:
+                nursery.cancel_scope.cancel()
+    finally:
+        with trio.CancelScope(shield=True):
+            transport = session.transport
+            await release(transport)
+            await session.finish(reason, opened=transport is not None, started=started)
+        reset_current_pid(token)
+
+
+def _in_nursery(
+    open_transport: Callable[[Accept, trio.Nursery], Awaitable[Transport | None]],
+    nursery: trio.Nursery,
+) -> Callable[[Accept], Awaitable[Transport | None]]:
+    return lambda accept: open_transport(accept, nursery)

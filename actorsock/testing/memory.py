@@ -36,14 +36,14 @@ from ..config import Config
 from ..core.budget import ByteBudget
 from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
 from ..core.handler import Handler
-from ..core.process import Pid, reset_current_pid, set_current_pid
+from ..core.process import Pid
 from ..core.reasons import Error, ErrorKind, Reason, Remote, Shutdown
 from ..core.request import Accept, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.transport import TransportClosed
 from ..core.wire import PreparedFrame, encode_frame
 from ..logging import ContextLogger, get_logger
-from ..runtime.session import Session
+from ..runtime.session import Session, serve_session
 from ..runtime.stats import Counters
 
 __all__ = ["MemoryTransport", "SessionClient", "open_session"]
@@ -87,6 +87,7 @@ class MemoryTransport:
     """
 
     supports_ping = True
+    one_way = False
     failed = False
     inbound_overflowed = False
 
@@ -279,23 +280,19 @@ async def open_session(
     async def refuse(response: Response) -> None:
         client.refused = response
 
-    async def open_link(accept: Accept) -> MemoryTransport:
+    async def open_link(accept: Accept, nursery: trio.Nursery) -> MemoryTransport:
         return transport
 
+    async def release(_: object) -> None:
+        pass
+
     async def lifecycle() -> None:
-        token = set_current_pid(session.pid)
-        started = trio.current_time()
-        reason: Reason = Shutdown()
         try:
-            opened = await session.open(open_link, refuse)
-            reason = opened if isinstance(opened, Reason) else await session.run(opened)
+            await serve_session(session, open_link, refuse, release)
         finally:
-            with trio.CancelScope(shield=True):
-                await session.finish(reason, opened=session.transport is not None, started=started)
-            client.reason = reason
+            client.reason = session.pid.exit_reason
             client._ended.set()
             transport._notify()
-            reset_current_pid(token)
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(lifecycle)

@@ -9,8 +9,8 @@ over it; the session loop itself knows nothing of WebSocket::
                      --Reject--> its status --------------------> Normal
       upgrade (101)  --client gone, too slow--------------------> Error("closed", 1006)
       session.run(websocket) -----------------------------------> its reason
-    (Session.open: the steps before run that every transport shares)
     close the socket, then session.finish(reason): terminate once, the pid dies
+    (serve_session: the life every transport gives a session)
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ import trio
 from ..core.budget import ByteBudget
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
-from ..core.process import reset_current_pid, set_current_pid
-from ..core.reasons import Reason, Shutdown
 from ..core.request import Accept, Request, Response
+from ..core.transport import Transport
 from ..logging import ContextLogger
-from ..runtime.session import Session
+from ..runtime.session import Session, serve_session
 from ..runtime.stats import ConnectionStatistics, Counters
 from .fastpath import ConnectionStream
 from .front import close_quietly
@@ -85,14 +84,11 @@ async def serve_websocket(
     pid.frame_sink = channel
     channel.lane = pid
     on_start(pid, session.statistics)
-    token = set_current_pid(pid)
-    started = trio.current_time()
-    reason: Reason = Shutdown()
 
     async def refuse(response: Response) -> None:
         await write_response(channel, None, response)
 
-    async def upgrade(accept: Accept) -> ServerWebSocket | None:
+    async def upgrade(accept: Accept, nursery: trio.Nursery) -> ServerWebSocket | None:
         with trio.move_on_after(handshake_timeout):
             try:
                 ws = await accept_websocket(
@@ -110,25 +106,14 @@ async def serve_websocket(
             return ws
         return None
 
+    async def release(ws: Transport | None) -> None:
+        if isinstance(ws, ServerWebSocket):
+            ws.release_incomplete()
+            await ws.abort()
+        else:
+            await close_quietly(channel)
+
     try:
-        async with trio.open_nursery() as nursery:
-            try:
-                opened = await session.open(upgrade, refuse)
-                del upgrade, refuse  # nothing of the opening lives as long as the session
-                if isinstance(opened, Reason):
-                    reason = opened
-                else:
-                    reason = await session.run(opened)
-            finally:
-                nursery.cancel_scope.cancel()
+        await serve_session(session, upgrade, refuse, release)
     finally:
-        with trio.CancelScope(shield=True):
-            ws = session.transport
-            if isinstance(ws, ServerWebSocket):
-                ws.release_incomplete()
-                await ws.abort()
-            else:
-                await close_quietly(channel)
-            await session.finish(reason, opened=ws is not None, started=started)
         on_end(pid)
-        reset_current_pid(token)
