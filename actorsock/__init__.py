@@ -10,7 +10,19 @@ from ._version import __version__
 from .app import App
 from .codecs import JSON, MSGPACK, Codec, DecodeError
 from .config import Config, load_config
-from .core.frames import Binary, Close, Command, Frame, Ping, Pong, SetOptions, Stop, Text
+from .core.frames import (
+    Binary,
+    Close,
+    Command,
+    DataFrame,
+    Event,
+    Frame,
+    Ping,
+    Pong,
+    SetOptions,
+    Stop,
+    Text,
+)
 from .core.handler import Actor, Handler
 from .core.mailbox import Overflow
 from .core.process import (
@@ -41,6 +53,7 @@ from .core.request import Accept, Reject, Request, Response, StreamingResponse
 from .core.send_queue import SendPolicy
 from .core.supervision import Restart, Strategy
 from .core.timers import TimerRef
+from .core.transport import FrameRefused
 from .core.wire import PreparedFrame
 from .errors import (
     ActorsockError,
@@ -91,12 +104,15 @@ __all__ = [
     "ConfigError",
     "ConnectionStatistics",
     "Crash",
+    "DataFrame",
     "DeadPidError",
     "DecodeError",
     "Down",
     "Error",
     "ErrorKind",
+    "Event",
     "Frame",
+    "FrameRefused",
     "Handler",
     "Keys",
     "ListenError",

@@ -31,6 +31,7 @@ import trio
 from .config import Config
 from .core.admission import Admission, AdmissionStatistics
 from .core.budget import ByteBudget
+from .core.event_stream import CONTENT_TYPE
 from .core.handler import Actor, Handler
 from .core.methods import MethodTable
 from .core.process import Pid
@@ -46,7 +47,8 @@ from .runtime.connections import (
 )
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
-from .transports.endpoints import Endpoints, HttpEndpoint, HttpTarget
+from .transports.endpoints import Endpoints, HttpEndpoint, HttpTarget, SessionRoute
+from .transports.event_stream import serve_event_stream
 from .transports.front import Front
 from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
 from .transports.websocket_route import serve_websocket
@@ -66,18 +68,23 @@ class App:
 
     Args:
         routes: URL patterns → :class:`~actorsock.core.handler.Handler`
-            subclasses, e.g. ``{"/rooms/{room}": Room}``.
+            subclasses served over WebSocket, e.g. ``{"/rooms/{room}": Room}``.
         http_routes: URL patterns → ``async endpoint(request)`` returning a
             ``Response`` or ``StreamingResponse`` (a bare endpoint answers
             GET and HEAD), or → ``{"GET": show, "POST": add}``.
             ``/healthz`` is added unless given.
+        sse_routes: URL patterns → Handler subclasses served over
+            Server-Sent Events to a GET (see
+            :mod:`actorsock.transports.event_stream`); a handler may be
+            served over both.
         children: Workers to supervise: Actor subclasses, ChildSpecs or
             Supervisors, started before the listener.
         name: For logs.
 
     Raises:
         TypeError: If a route's target is not a Handler subclass.
-        RouteError: For a malformed or duplicate route.
+        RouteError: For a malformed or duplicate route (an SSE route and an
+            HTTP route on one pattern included).
     """
 
     def __init__(
@@ -85,26 +92,29 @@ class App:
         routes: Mapping[str, type[Handler]] | None = None,
         *,
         http_routes: Mapping[str, HttpTarget] | None = None,
+        sse_routes: Mapping[str, type[Handler]] | None = None,
         children: Sequence[ChildSpec | type[Actor] | Supervisor] = (),
         name: str = "actorsock",
     ) -> None:
-        routes = dict(routes or {})
-        for pattern, target in routes.items():
-            if not (isinstance(target, type) and issubclass(target, Handler)):
-                raise TypeError(f"route {pattern!r} must map to a Handler subclass, not {target!r}")
+        routes = _handler_routes(routes)
         self.name = name
         self.ws_routes: Router[type[Handler]] = Router(routes)
         endpoints: dict[str, HttpTarget] = dict(http_routes or {})
         endpoints.setdefault("/healthz", self._healthz)
-        self.http_routes: Router[MethodTable[HttpEndpoint]] = Router(
-            {pattern: MethodTable(target) for pattern, target in endpoints.items()}
-        )
+        self.http_routes: Router[MethodTable[HttpEndpoint | SessionRoute]] = Router()
+        for pattern, target in endpoints.items():
+            self.http_routes.add(pattern, MethodTable[HttpEndpoint | SessionRoute](target))
+        self.sse_routes = _handler_routes(sse_routes)
+        for pattern, handler in self.sse_routes.items():
+            route = SessionRoute(handler, self._serve_event_stream, CONTENT_TYPE)
+            self.http_routes.add(pattern, MethodTable[HttpEndpoint | SessionRoute](route))
         self.children = list(children)
         self.ports: list[int] = []
         self._counters = Counters()
         self._connections: ConnectionSupervisor | None = None
         self._incomplete_budget: ByteBudget | None = None
         self._root: Supervisor | None = None
+        self._event_stream_entry: Any = None  # set by serve(), with the config
         self._log = get_logger(app=name)
 
     # -- running ---------------------------------------------------------
@@ -149,6 +159,17 @@ class App:
             serve_websocket,
             options=ws,  # the [websocket] section is the connection defaults
             handshake_timeout=server.handshake_timeout,
+            counters=self._counters,
+            incomplete_budget=budget,
+            log=self._log,
+            on_start=connections.started,
+            on_end=connections.ended,
+        )
+
+        self._event_stream_entry = functools.partial(
+            serve_event_stream,
+            options=ws,
+            sse=config.sse,
             counters=self._counters,
             incomplete_budget=budget,
             log=self._log,
@@ -212,13 +233,19 @@ class App:
                 url=f"{base}/",
                 ports=self.ports,
                 websocket_routes=[_ws_url(base) + route for route in self.ws_routes.patterns()],
-                http_routes=self.http_routes.patterns(),
+                http_routes=[p for p in self.http_routes.patterns() if p not in self.sse_routes],
+                sse_routes=[f"{base}{route}" for route in self.sse_routes],
                 max_connections=max_connections,
                 descriptor_limit=fd_limit,
             )
             task_status.started(self.ports)
 
         await root.run(task_status=_OnStarted(started))
+
+    async def _serve_event_stream(
+        self, stream: trio.abc.Stream, parser: Any, request: Request, handler: type[Handler]
+    ) -> None:
+        await self._event_stream_entry(stream, parser, request, handler)
 
     def request_shutdown(self) -> None:
         """Begin a graceful shutdown (returns at once)."""
@@ -297,9 +324,19 @@ class App:
     def __repr__(self) -> str:
         routes: Mapping[str, Any] = {
             "ws": self.ws_routes.patterns(),
-            "http": self.http_routes.patterns(),
+            "sse": list(self.sse_routes),
+            "http": [p for p in self.http_routes.patterns() if p not in self.sse_routes],
         }
         return f"<App {self.name} {routes}>"
+
+
+def _handler_routes(routes: Mapping[str, type[Handler]] | None) -> dict[str, type[Handler]]:
+    """``routes`` as a dict, each target checked to be a Handler subclass."""
+    checked = dict(routes or {})
+    for pattern, target in checked.items():
+        if not (isinstance(target, type) and issubclass(target, Handler)):
+            raise TypeError(f"route {pattern!r} must map to a Handler subclass, not {target!r}")
+    return checked
 
 
 def _base_url(host: str, port: int, secure: bool) -> str:

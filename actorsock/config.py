@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.mailbox import Overflow
-from .core.options import ConnectionOptions
+from .core.options import ConnectionOptions, EventStreamOptions
 from .core.send_queue import SendPolicy
 from .errors import ConfigError
 
@@ -34,6 +34,7 @@ __all__ = [
     "ConfigWarning",
     "LogConfig",
     "ServerConfig",
+    "SseConfig",
     "WebSocketConfig",
     "load_config",
 ]
@@ -70,6 +71,10 @@ class ServerConfig:
 WebSocketConfig = ConnectionOptions
 
 
+#: The ``[sse]`` section (see ``config/actorsock.toml``): Server-Sent Events streams.
+SseConfig = EventStreamOptions
+
+
 @dataclass(frozen=True)
 class LogConfig:
     """The ``[log]`` section; see ``config/actorsock.toml``."""
@@ -84,6 +89,7 @@ class Config:
 
     server: ServerConfig = field(default_factory=ServerConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    sse: SseConfig = field(default_factory=SseConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def replace(self, **dotted: Any) -> Config:
@@ -131,6 +137,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "websocket.send_queue_bytes": _positive,
     "websocket.send_queue_messages": _positive,
     "websocket.send_overflow": _choice(*SendPolicy),
+    "sse.heartbeat_interval": _not_negative,
     "log.format": _choice("auto", "console", "json"),
     "log.level": _choice("debug", "info", "warning", "error"),
 }

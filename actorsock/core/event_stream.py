@@ -22,6 +22,7 @@ from .frames import Binary, DataFrame, Event, Text
 from .wire import WireFormat
 
 __all__ = [
+    "CONTENT_TYPE",
     "EVENT_STREAM",
     "EVENT_STREAM_CHUNKED",
     "HEARTBEAT",
@@ -32,6 +33,9 @@ __all__ = [
 
 # Line ends of event data, as the browser's parser splits them.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+
+CONTENT_TYPE = "text/event-stream; charset=utf-8"
+"""The media type of an event stream (always UTF-8)."""
 
 HEARTBEAT = b": keep-alive\n\n"
 """A comment block: browsers ignore it, proxies see traffic."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .mailbox import DEFAULT_MAILBOX_SIZE, Overflow
 from .send_queue import SendPolicy
 
-__all__ = ["ConnectionOptions"]
+__all__ = ["ConnectionOptions", "EventStreamOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +44,15 @@ class ConnectionOptions:
     send_queue_bytes: int = 1 << 20
     send_queue_messages: int = 1024
     send_overflow: str = SendPolicy.DISCONNECT.value
+
+
+@dataclass(frozen=True, slots=True)
+class EventStreamOptions:
+    """Options of Server-Sent Events streams (the ``[sse]`` section).
+
+    Attributes:
+        heartbeat_interval: Seconds between the comment lines that keep
+            proxies from closing an idle stream; 0 sends none.
+    """
+
+    heartbeat_interval: float = 15.0

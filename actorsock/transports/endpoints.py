@@ -11,6 +11,9 @@ One request of a kept-alive stream goes through :meth:`Endpoints.exchange`::
     broken framing (a bad chunk) ........................ 400 (closes)
     client gone mid-body ................................ (closes, nothing sent)
     endpoint raised ..................................... 500
+    GET on a session route (SSE) ........................ Handover: the front takes a
+                                                          connection slot and hands
+                                                          the stream over
     otherwise ........................................... its Response (Content-Length)
                                                           or StreamingResponse (chunked)
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import h11
@@ -34,13 +37,44 @@ from ..core.request import Request, Response, StreamingResponse
 from ..core.routes import Router
 from .http import BodyTooLarge, ClientGone, next_cycle, read_body, write_response, write_streaming
 
-__all__ = ["Endpoints", "HttpEndpoint", "HttpTarget"]
+__all__ = ["Endpoints", "Handover", "HttpEndpoint", "HttpTarget", "SessionRoute"]
 
 HttpEndpoint = Callable[[Request], Awaitable[Response | StreamingResponse]]
 """``async def endpoint(request) -> Response | StreamingResponse``."""
 
 HttpTarget = HttpEndpoint | Mapping[str, HttpEndpoint]
 """What an HTTP route maps to: an endpoint (GET), or methods to endpoints."""
+
+SessionEntry = Callable[[trio.abc.Stream, h11.Connection, Request, Any], Awaitable[None]]
+"""Serves a stream handed over: ``(stream, parser, request, target)``; owns the stream."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SessionRoute:
+    """An HTTP route whose GET becomes a long-lived session (Server-Sent Events).
+
+    Attributes:
+        target: What ``entry`` serves (a Handler subclass).
+        entry: Takes the stream over once the request (and its body) is read.
+        content_type: Of the response, for the head a ``HEAD`` gets.
+    """
+
+    target: Any
+    entry: SessionEntry
+    content_type: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Handover:
+    """:meth:`Endpoints.exchange`'s answer for a :class:`SessionRoute`: serve it."""
+
+    route: SessionRoute
+    request: Request
+
+
+async def _no_body() -> AsyncIterator[bytes]:
+    return
+    yield b""
 
 
 def _declared_length(request: Request) -> int | None:
@@ -60,7 +94,7 @@ class Endpoints:
 
     def __init__(
         self,
-        routes: Router[MethodTable[HttpEndpoint]],
+        routes: Router[MethodTable[HttpEndpoint | SessionRoute]],
         *,
         max_body_size: int,
         body_timeout: float,
@@ -73,8 +107,14 @@ class Endpoints:
 
     async def exchange(
         self, stream: trio.abc.Stream, parser: h11.Connection, request: Request
-    ) -> bool:
-        """Answer one request; True if the stream may carry another one."""
+    ) -> bool | Handover:
+        """Answer one request.
+
+        Returns:
+            True if the stream may carry another request, False if it is
+            done; a :class:`Handover` for a GET on a :class:`SessionRoute`
+            (its body read, nothing answered yet).
+        """
         match = self.routes.match(request.path)
         if match is None:
             return await self._refuse(stream, parser, request, Response(404, "not found\n"))
@@ -106,12 +146,17 @@ class Endpoints:
         request = dataclasses.replace(
             request, body=body, path_params=match.params, route=match.pattern
         )
-        if pick.endpoint is None:  # OPTIONS, answered for the route
-            response: Response | StreamingResponse = Response(
-                204, headers=(("allow", table.allow),)
+        endpoint = pick.endpoint
+        if isinstance(endpoint, SessionRoute):
+            if not pick.head_only:
+                return Handover(endpoint, request)
+            response: Response | StreamingResponse = StreamingResponse(
+                _no_body(), content_type=endpoint.content_type
             )
+        elif endpoint is None:  # OPTIONS, answered for the route
+            response = Response(204, headers=(("allow", table.allow),))
         else:
-            response = await self._call(pick.endpoint, request)
+            response = await self._call(endpoint, request)
         self.log.debug("http", method=request.method, path=request.path, status=response.status)
         if isinstance(response, StreamingResponse):
             done = await write_streaming(stream, parser, response, head_only=pick.head_only)

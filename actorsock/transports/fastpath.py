@@ -51,6 +51,7 @@ import trio
 
 from ..core.process import Gate, Pid
 from ..core.send_queue import SendQueue
+from ..core.transport import FrameRefused
 from ..core.wire import WEBSOCKET, PreparedFrame, WireFormat
 from ..runtime.fan_out import TALLY
 from ..runtime.fan_out import WRITEV_BATCH as _WRITEV_BATCH
@@ -380,9 +381,14 @@ class ConnectionStream(trio.abc.Stream):
             How many frames were accepted (the others were refused).
         """
         wire = self.wire
-        if len(frames) == 1:
-            prepared = frames[0]
-            return 1 if self.offer(prepared.encoded(wire), prepared.key) else 0
+        try:
+            if len(frames) == 1:
+                prepared = frames[0]
+                return 1 if self.offer(prepared.encoded(wire), prepared.key) else 0
+            encoded = [prepared.encoded(wire) for prepared in frames]
+        except ValueError as exc:  # a frame this stream's format cannot carry
+            self._break(FrameRefused(str(exc)))
+            return 0
         if self.broken is not None or not self._data_open:
             return 0
         written = 0
@@ -390,9 +396,7 @@ class ConnectionStream(trio.abc.Stream):
             # offer()'s fast path with writev; offer() keeps its own copy
             # because it runs once per recipient of every broadcast.
             try:
-                written = os.writev(
-                    self._fd, [prepared.encoded(wire) for prepared in frames[:_WRITEV_BATCH]]
-                )
+                written = os.writev(self._fd, encoded[:_WRITEV_BATCH])
             except BlockingIOError:
                 pass
             except OSError as exc:
@@ -531,6 +535,15 @@ class ConnectionStream(trio.abc.Stream):
             await trio.lowlevel.checkpoint()
         if self.broken is not None and queue.is_pending(ticket):
             raise trio.BrokenResourceError("connection broken") from self.broken
+
+    async def flush(self) -> None:
+        """Return once everything queued so far is written (or the socket broke)."""
+        queue = self.queue
+        if queue and self.broken is None:
+            async with self._flush_lock:
+                await self._drain(lambda: bool(queue))
+        else:
+            await trio.lowlevel.checkpoint()
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.transport_stream.wait_send_all_might_not_block()

@@ -18,6 +18,8 @@ another while the stream is kept alive::
     anything else ...................................... Endpoints.exchange (transports.endpoints):
                                                          404 / 405 / 413 / 408 / 500, or the
                                                          endpoint's answer; then the next request
+      a GET on a session route (SSE) ................... 503 when full, else its entry,
+                                                         holding a slot
 
 Every refusal of the front closes the stream; the endpoints keep it when
 they can.
@@ -51,12 +53,15 @@ from ..core.handshake import (
 )
 from ..core.request import Request, Response
 from ..core.routes import RouteMatch, Router
-from .endpoints import Endpoints
+from .endpoints import Endpoints, Handover
 from .http import read_request_head, to_request, write_response
 
 __all__ = ["Front", "close_quietly"]
 
 WebSocketEntry = Callable[[trio.abc.Stream, bytes, bytes, Request, Any], Awaitable[None]]
+
+# What serves a stream handed over, and its arguments after the stream.
+_Handover = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
 
 CLOSE_TIMEOUT = 2.0
 """Seconds a TLS stream gets to say goodbye before it is closed forcefully."""
@@ -90,6 +95,11 @@ def _closed(stream: trio.abc.Stream) -> bool:
     while isinstance(inner, trio.SSLStream):
         inner = inner.transport_stream
     return isinstance(inner, trio.SocketStream) and inner.socket.fileno() < 0
+
+
+_FULL = HttpError(
+    503, "server is at its connection limit or shutting down", (("retry-after", "5"),)
+)
 
 
 def _error_response(error: HttpError) -> Response:
@@ -168,14 +178,16 @@ class Front:
         peer = _peer(stream)
         served = _Served(f"{peer[0]}:{peer[1]}" if peer else "?")
         try:
-            upgrade = await self._serve(stream, peer, served)
-            if upgrade is not None:
+            handover = await self._serve(stream, peer, served)
+            if handover is not None:
                 # Here, after _serve has returned: its frame (the parser, the
                 # parsed head) must not live as long as the connection. The
                 # slot _serve took is given back whatever happens in there.
                 served.answered = True
+                entry, arguments = handover
+                del handover
                 try:
-                    await self.on_websocket(stream, *upgrade)
+                    await entry(stream, *arguments)
                 finally:
                     self.admission.release()
         except* Exception as group:
@@ -195,12 +207,13 @@ class Front:
 
     async def _serve(
         self, stream: trio.abc.Stream, peer: tuple[str, int] | None, served: _Served
-    ) -> tuple[bytes, bytes, Request, Any] | None:
-        """Answer the stream's requests until it ends, or until one is an upgrade.
+    ) -> _Handover | None:
+        """Answer the stream's requests until it ends, or until one opens a session.
 
         Returns:
-            What the hand-over of an accepted upgrade needs (its slot taken),
-            or None once the stream is done and closed.
+            What serves the stream from now on and its arguments (a slot
+            taken): an accepted upgrade, or a GET on a session route (SSE);
+            None once the stream is done and closed.
         """
         # One parser for the stream's whole life: keep-alive and pipelined
         # requests follow each other through it.
@@ -231,12 +244,19 @@ class Front:
                 if upgrade is None:
                     break
                 served.parser = None
-                return upgrade
+                return self.on_websocket, upgrade
             if wants_upgrade(request) and self.http_routes.routes.match(request.path) is None:
                 refusal = HttpError(404, "no WebSocket route here")
                 await self._refuse(stream, parser, served, refusal, head_only)
                 break
-            if not await self.http_routes.exchange(stream, parser, request):
+            answered = await self.http_routes.exchange(stream, parser, request)
+            if isinstance(answered, Handover):
+                if not self.admission.admit():
+                    await self._refuse(stream, parser, served, _FULL, head_only)
+                    break
+                route = answered.route
+                return route.entry, (parser, answered.request, route.target)
+            if not answered:
                 break
             first = False
         await close_quietly(stream)
@@ -289,9 +309,7 @@ class Front:
         request = self._with_route(request, match)
         refusal = self._refuse_upgrade(request)
         if refusal is None and not self.admission.admit():
-            refusal = HttpError(
-                503, "server is at its connection limit or shutting down", (("retry-after", "5"),)
-            )
+            refusal = _FULL
         if refusal is not None:
             await self._refuse(stream, parser, served, refusal, head_only)
             return None

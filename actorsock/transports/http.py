@@ -28,6 +28,7 @@ __all__ = [
     "next_cycle",
     "read_body",
     "read_request_head",
+    "response_head",
     "to_request",
     "write_response",
     "write_streaming",
@@ -233,6 +234,23 @@ async def write_response(
     await _send(stream, data)
 
 
+def response_head(
+    parser: h11.Connection,
+    status: int,
+    content_type: str,
+    headers: tuple[tuple[str, str], ...],
+    *,
+    close: bool = False,
+) -> bytes:
+    """The bytes of a response head whose body follows in pieces.
+
+    h11 frames the body by the client's version: chunked for HTTP/1.1 (a
+    body written through ``parser`` is chunked for it), and up to the end of
+    the connection for HTTP/1.0.
+    """
+    return parser.send(_head(status, content_type, headers, close))
+
+
 async def write_streaming(
     stream: trio.abc.Stream,
     parser: h11.Connection,
@@ -247,8 +265,8 @@ async def write_streaming(
         body's iteration is then stopped and the body closed).
     """
     body = response.body
-    head = _head(response.status, response.content_type, response.headers, False)
-    complete = await _send(stream, parser.send(head))
+    head = response_head(parser, response.status, response.content_type, response.headers)
+    complete = await _send(stream, head)
     try:
         if complete and not head_only:
             async for piece in body:
