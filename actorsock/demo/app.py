@@ -34,6 +34,7 @@ async def favicon(request: Request) -> Response:
 app = App(
     routes={"/echo": Echo, "/rooms/{room}": Room, "/dashboard": Dashboard},
     http_routes={"/": index, "/favicon.ico": favicon},
+    sse_routes={"/events/dashboard": Dashboard},
     name="demo",
 )
 Dashboard.statistics = app.statistics

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .. import Binary, Frame, Handler, Reason, Registry, Text, registry, self_pid, send
+from .. import Binary, Event, Frame, Handler, Reason, Registry, Text, registry, self_pid, send
 from ..runtime.stats import ServerStatistics
 
 __all__ = ["Dashboard", "Echo", "Room", "rooms"]
@@ -61,23 +61,35 @@ class Room(Handler):
 
 
 class Dashboard(Handler):
-    """Every second, live server figures: connections and messages per second."""
+    """Every second, live server figures: connections and messages per second.
+
+    Served over WebSocket (``/dashboard``: each tick a text frame of JSON)
+    and over Server-Sent Events (``/events/dashboard``: each tick an event
+    named ``tick``, numbered so that a reconnecting browser's
+    ``Last-Event-ID`` says how many it had). One handler: an
+    :class:`~actorsock.Event` is plain text over WebSocket.
+    """
 
     ping_interval = 20.0
     statistics: Any = None  # set by the demo app: a callable returning ServerStatistics
+
+    async def init(self, request: Any) -> None:
+        last = request.header("last-event-id") or ""
+        self.sequence = int(last) if last.isdigit() else 0
 
     async def websocket_init(self) -> None:
         registry.register("dashboards")
         self.previous: ServerStatistics | None = None
         self.send_interval(1.0, "tick")
 
-    async def websocket_info(self, message: Any) -> Text | None:
+    async def websocket_info(self, message: Any) -> Event | None:
         if message != "tick" or Dashboard.statistics is None:
             return None
         now: ServerStatistics = Dashboard.statistics()
         before = self.previous or now
         self.previous = now
-        return _encode(
+        self.sequence += 1
+        text = _encode(
             {
                 "event": "tick",
                 "connections": now.connections,
@@ -87,7 +99,8 @@ class Dashboard(Handler):
                 "messages_in": now.messages_in,
                 "messages_out": now.messages_out,
             }
-        )
+        ).text
+        return Event(text, event="tick", id=str(self.sequence))
 
 
 def _encode(value: dict[str, Any]) -> Text:

@@ -16,7 +16,9 @@ import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+from httpx_sse import connect_sse
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -156,6 +158,18 @@ def test_demo_serves_echo_rooms_and_dashboard():
             assert all(t["event"] == "tick" and t["connections"] >= 1 for t in ticks)
             gaps = [b - a for a, b in itertools.pairwise(stamps)]
             assert all(0.7 < gap < 1.3 for gap in gaps), gaps
+        # The same figures as Server-Sent Events, read by httpx-sse.
+        with (
+            httpx.Client(timeout=5) as client,
+            connect_sse(client, "GET", f"http://127.0.0.1:{port}/events/dashboard") as source,
+        ):
+            assert source.response.headers["content-type"].startswith("text/event-stream")
+            events = source.iter_sse()
+            first, second = next(events), next(events)
+            assert first.event == second.event == "tick"
+            assert int(second.id) == int(first.id) + 1
+            assert json.loads(first.data)["connections"] >= 1
+        assert b'new EventSource("/events/dashboard")' in html
         process.send_signal(signal.SIGINT)
         assert process.wait(15) == 0
     closes = [line for line in lines if line.get("event") == "close"]
