@@ -51,6 +51,7 @@ from .transports.endpoints import Endpoints, HttpEndpoint, HttpTarget, SessionRo
 from .transports.event_stream import serve_event_stream
 from .transports.front import Front
 from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
+from .transports.long_poll import LongPollSessions, json_routes
 from .transports.websocket_route import serve_websocket
 
 __all__ = ["App"]
@@ -77,6 +78,10 @@ class App:
             Server-Sent Events to a GET (see
             :mod:`actorsock.transports.event_stream`); a handler may be
             served over both.
+        long_poll_routes: URL patterns → Handler subclasses served as
+            long-poll sessions over the plain JSON wire of
+            :func:`actorsock.transports.long_poll.json_routes` (``POST``
+            the pattern to open; poll, post and close at ``pattern/{token}``).
         children: Workers to supervise: Actor subclasses, ChildSpecs or
             Supervisors, started before the listener.
         name: For logs.
@@ -93,6 +98,7 @@ class App:
         *,
         http_routes: Mapping[str, HttpTarget] | None = None,
         sse_routes: Mapping[str, type[Handler]] | None = None,
+        long_poll_routes: Mapping[str, type[Handler]] | None = None,
         children: Sequence[ChildSpec | type[Actor] | Supervisor] = (),
         name: str = "actorsock",
     ) -> None:
@@ -115,6 +121,12 @@ class App:
         self._incomplete_budget: ByteBudget | None = None
         self._root: Supervisor | None = None
         self._event_stream_entry: Any = None  # set by serve(), with the config
+        self._long_polls: LongPollSessions | None = None  # likewise
+        self.long_poll_routes = _handler_routes(long_poll_routes)
+        self._plain_http = set(endpoints)
+        for pattern, handler in self.long_poll_routes.items():
+            for wire_route, methods in json_routes(pattern, handler, self._long_poll_hub).items():
+                self.http_routes.add(wire_route, MethodTable[HttpEndpoint | SessionRoute](methods))
         self._log = get_logger(app=name)
 
     # -- running ---------------------------------------------------------
@@ -170,6 +182,17 @@ class App:
             serve_event_stream,
             options=ws,
             sse=config.sse,
+            counters=self._counters,
+            incomplete_budget=budget,
+            log=self._log,
+            on_start=connections.started,
+            on_end=connections.ended,
+        )
+
+        self._long_polls = LongPollSessions(
+            options=ws,
+            long_poll=config.long_poll,
+            admission=admission,
             counters=self._counters,
             incomplete_budget=budget,
             log=self._log,
@@ -233,14 +256,20 @@ class App:
                 url=f"{base}/",
                 ports=self.ports,
                 websocket_routes=[_ws_url(base) + route for route in self.ws_routes.patterns()],
-                http_routes=[p for p in self.http_routes.patterns() if p not in self.sse_routes],
+                http_routes=sorted(self._plain_http),
                 sse_routes=[f"{base}{route}" for route in self.sse_routes],
+                long_poll_routes=[f"{base}{route}" for route in self.long_poll_routes],
                 max_connections=max_connections,
                 descriptor_limit=fd_limit,
             )
             task_status.started(self.ports)
 
         await root.run(task_status=_OnStarted(started))
+
+    def _long_poll_hub(self) -> tuple[LongPollSessions, trio.Nursery]:
+        if self._long_polls is None or self._connections is None:
+            raise RuntimeError("the app is not serving")
+        return self._long_polls, self._connections.nursery
 
     async def _serve_event_stream(
         self, stream: trio.abc.Stream, parser: Any, request: Request, handler: type[Handler]
@@ -325,7 +354,8 @@ class App:
         routes: Mapping[str, Any] = {
             "ws": self.ws_routes.patterns(),
             "sse": list(self.sse_routes),
-            "http": [p for p in self.http_routes.patterns() if p not in self.sse_routes],
+            "long_poll": list(self.long_poll_routes),
+            "http": sorted(self._plain_http),
         }
         return f"<App {self.name} {routes}>"
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .core.mailbox import Overflow
-from .core.options import ConnectionOptions, EventStreamOptions
+from .core.options import ConnectionOptions, EventStreamOptions, LongPollOptions
 from .core.send_queue import SendPolicy
 from .errors import ConfigError
 
@@ -33,6 +33,7 @@ __all__ = [
     "Config",
     "ConfigWarning",
     "LogConfig",
+    "LongPollConfig",
     "ServerConfig",
     "SseConfig",
     "WebSocketConfig",
@@ -74,6 +75,9 @@ WebSocketConfig = ConnectionOptions
 #: The ``[sse]`` section (see ``config/actorsock.toml``): Server-Sent Events streams.
 SseConfig = EventStreamOptions
 
+#: The ``[long_poll]`` section (see ``config/actorsock.toml``): long-poll sessions.
+LongPollConfig = LongPollOptions
+
 
 @dataclass(frozen=True)
 class LogConfig:
@@ -90,6 +94,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     sse: SseConfig = field(default_factory=SseConfig)
+    long_poll: LongPollConfig = field(default_factory=LongPollConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     def replace(self, **dotted: Any) -> Config:
@@ -138,6 +143,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "websocket.send_queue_messages": _positive,
     "websocket.send_overflow": _choice(*SendPolicy),
     "sse.heartbeat_interval": _not_negative,
+    "long_poll.poll_timeout": _positive,
+    "long_poll.session_timeout": _positive,
     "log.format": _choice("auto", "console", "json"),
     "log.level": _choice("debug", "info", "warning", "error"),
 }

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from .mailbox import DEFAULT_MAILBOX_SIZE, Overflow
 from .send_queue import SendPolicy
 
-__all__ = ["ConnectionOptions", "EventStreamOptions"]
+__all__ = ["ConnectionOptions", "EventStreamOptions", "LongPollOptions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +56,18 @@ class EventStreamOptions:
     """
 
     heartbeat_interval: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class LongPollOptions:
+    """Options of long-poll sessions (the ``[long_poll]`` section).
+
+    Attributes:
+        poll_timeout: Seconds a poll is held open with nothing to answer
+            (then answered empty; below the idle limit of common proxies).
+        session_timeout: Seconds a session lives with no poll attached
+            (then it ends with ``Timeout()``).
+    """
+
+    poll_timeout: float = 20.0
+    session_timeout: float = 30.0

@@ -53,9 +53,11 @@ class Transport(Protocol):
             can hold for it (the session closes with 1013).
         supports_ping: Whether :meth:`send_control` can ping the client
             (``ping_interval`` is ignored otherwise).
-        one_way: True when the client sends nothing over the link (Server-Sent
-            Events): no idle timeout applies, since silence says nothing; a
-            dead client shows as a failed write or the end of its socket.
+        own_idle_rule: True when the transport decides itself when a silent
+            client is gone, and the session's ``idle_timeout`` does not apply:
+            over Server-Sent Events the client sends nothing at all (a dead
+            one shows as a failed write or the end of its socket); a
+            long-poll session ends when no poll came for its session timeout.
         sent_frames: Data frames accepted so far.
         sent_bytes: Bytes written to the client so far.
     """
@@ -73,7 +75,7 @@ class Transport(Protocol):
     def supports_ping(self) -> bool: ...
 
     @property
-    def one_way(self) -> bool: ...
+    def own_idle_rule(self) -> bool: ...
 
     @property
     def sent_frames(self) -> int: ...

@@ -25,7 +25,7 @@ Lifecycle (a transport module opens the link between ``init`` and ``run``)::
         send queue overflow (slow client) ------ close 1013 ----------> Error("send_overflow")
         more incomplete input than the server holds  close 1013 -----> Error("inbound_overflow")
         no client data for idle_timeout -------- close 1000 ----------> Timeout
-            (not on one-way transports: Server-Sent Events)
+            (not where the transport keeps its own idle rule: SSE, long-poll)
         client frame  -> websocket_handle(frame) -> commands
         message       -> websocket_info(msg)     -> commands
             Close(c, r) / Stop -------------- close c / 1000 ---------> Stop
@@ -284,7 +284,7 @@ class Session:
             The terminate reason (pass it to :meth:`finish`).
         """
         self.transport = transport
-        if transport.one_way:
+        if transport.own_idle_rule:
             self.idle_timeout = math.inf
         self.counters.opened()
         self.last_activity = self.last_ping = trio.current_time()
@@ -432,7 +432,7 @@ class Session:
             elif (
                 isinstance(command, SetOptions)
                 and command.idle_timeout is not None
-                and not transport.one_way
+                and not transport.own_idle_rule
             ):
                 self.idle_timeout = command.idle_timeout
         return None

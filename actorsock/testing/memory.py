@@ -87,7 +87,7 @@ class MemoryTransport:
     """
 
     supports_ping = True
-    one_way = False
+    own_idle_rule = False
     failed = False
     inbound_overflowed = False
 

@@ -17,7 +17,7 @@ the same session a WebSocket runs over::
     the server stops (1001) / Stop / Close -- last chunk, then close -> Shutdown / StopReason
 
 The client sends nothing after its request, so there is no idle timeout
-(:attr:`EventStream.one_way`); a socket read is kept waiting only to see the
+(:attr:`EventStream.own_idle_rule`); a socket read is kept waiting only to see the
 client leave. Events go through the session's bounded send queue like
 WebSocket frames, under the same ``send_overflow`` policy; a broadcast's
 event bytes are built once per wire format and shared
@@ -70,7 +70,7 @@ class EventStream:
     """
 
     supports_ping = True  # a ping is the heartbeat comment
-    one_way = True
+    own_idle_rule = True
     inbound_overflowed = False
 
     def __init__(self, stream: ConnectionStream, chunked: bool) -> None:

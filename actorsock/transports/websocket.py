@@ -350,7 +350,7 @@ class ServerWebSocket(WebSocketConnection):
         return self._inbound_overflowed
 
     supports_ping = True
-    one_way = False
+    own_idle_rule = False
 
     @property
     def sent_frames(self) -> int:
