@@ -8,7 +8,7 @@ The tree an :class:`App` runs (children start top to bottom, stop bottom up)::
     └── listener                    accepts TCP (or TLS) and hands streams to the front
 
 So on shutdown the listener stops accepting first, then connections close
-with 1001 within ``drain_timeout``, then your workers stop. The node's timers
+with 1001 within ``drain_timeout``, then your workers stop. The loop's timers
 (``send_after``/``send_interval``) run for the whole trio run.
 
 Using it::

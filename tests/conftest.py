@@ -1,4 +1,4 @@
-"""Shared fixtures: a fake node for pure tests, helpers for server tests."""
+"""Shared fixtures: a fake loop for pure tests, helpers for server tests."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from actorsock.core.timers import TimerHeap, TimerRef
 from actorsock.runtime.fan_out import fan_out_frames
 
 
-class FakeNode:
-    """A Node for pure tests: a manual clock, a timer heap, recorded wake-ups.
+class FakeLoop:
+    """A Loop for pure tests: a manual clock, a timer heap, recorded wake-ups.
 
     Nothing runs its delivery queue: tests that fill it call ``deliveries.run()``.
     """
@@ -69,5 +69,5 @@ class FakeNode:
 
 
 @pytest.fixture
-def node() -> FakeNode:
-    return FakeNode()
+def loop() -> FakeLoop:
+    return FakeLoop()

@@ -3,7 +3,7 @@
 A broadcast to ten thousand sockets takes tens of milliseconds of CPU,
 system calls included (bench/README.md has the figures). Made in one go, it
 holds the event loop that long and every other client waits behind it (an
-echo that should take a millisecond would take as long). A node's
+echo that should take a millisecond would take as long). A loop's
 :class:`DeliveryQueue` lets a publisher make the first slice of its
 deliveries at once and keeps the rest; the runtime makes them a slice at a
 time and lets other tasks run between slices.
@@ -43,7 +43,7 @@ Batches
 Bound
     Past ``high_water`` waiting deliveries (items times targets), a
     publisher makes them itself, a slice at a time, until no more than that
-    wait: a node that publishes faster than it can deliver slows its
+    wait: a loop that publishes faster than it can deliver slows its
     publishers down rather than growing this queue.
 
 Pace
@@ -57,7 +57,7 @@ Pace
     clock, not trio's; it changes when deliveries are made, never their
     order.
 
-No I/O here: :class:`actorsock.runtime.node.Node` calls :meth:`DeliveryQueue.run`
+No I/O here: :class:`actorsock.runtime.loop.Loop` calls :meth:`DeliveryQueue.run`
 from a task and yields between calls.
 """
 

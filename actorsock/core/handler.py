@@ -92,7 +92,7 @@ class Process:
 
     def send_after(self, delay: float, message: Any) -> TimerRef:
         """Send ``message`` to this process after ``delay`` seconds."""
-        return self.pid.node.schedule_timer(self.pid, delay, message, None)
+        return self.pid.loop.schedule_timer(self.pid, delay, message, None)
 
     def send_interval(self, interval: float, message: Any) -> TimerRef:
         """Send ``message`` to this process every ``interval`` seconds.
@@ -100,11 +100,11 @@ class Process:
         The first message arrives after one interval. The timer ends with the
         process or with :meth:`cancel_timer`.
         """
-        return self.pid.node.schedule_timer(self.pid, interval, message, interval)
+        return self.pid.loop.schedule_timer(self.pid, interval, message, interval)
 
     def cancel_timer(self, ref: TimerRef) -> bool:
         """Cancel a timer; True if it had not fired (or, for intervals, was running)."""
-        return self.pid.node.cancel_timer(ref)
+        return self.pid.loop.cancel_timer(ref)
 
     def monitor(self, pid: Pid) -> MonitorRef:
         """Receive ``Down(ref, pid, reason)`` when ``pid`` ends."""

@@ -11,7 +11,7 @@ unit-tested without an event loop.
 * :func:`send` appends to the mailbox and wakes the process. It never blocks
   and never raises for a dead pid (it returns False, as Erlang's ``!`` drops
   messages to dead processes silently). From a thread other than the one the
-  pid's node runs on, it hands the delivery to that node's loop.
+  pid's loop runs on, it hands the delivery to that loop.
 * :func:`monitor` asks for a :class:`Down` message when a pid ends; a pid that
   has already ended produces one at once.
 * :func:`exit_process` is called once by the runtime when a process ends: it
@@ -46,8 +46,8 @@ __all__ = [
     "Down",
     "FrameSink",
     "Gate",
+    "Loop",
     "MonitorRef",
-    "Node",
     "Pid",
     "cancel_timer",
     "deliver_messages",
@@ -63,12 +63,12 @@ __all__ = [
 ]
 
 
-class Node(Protocol):
+class Loop(Protocol):
     """What a pid needs from the runtime it lives on."""
 
     @property
     def thread_id(self) -> int:
-        """Identifier of the thread running the node's event loop."""
+        """Identifier of the thread running the loop."""
         ...
 
     @property
@@ -77,7 +77,7 @@ class Node(Protocol):
         ...
 
     def call_soon_threadsafe(self, fn: Callable[..., object], *args: Any) -> None:
-        """Run ``fn(*args)`` on the node's loop; callable from any thread."""
+        """Run ``fn(*args)`` on the loop; callable from any thread."""
         ...
 
     def fan_out_frames(self, pids: list[Pid], frames: list[PreparedFrame]) -> int:
@@ -171,8 +171,8 @@ class Pid:
         "_alive",
         "_exit_hooks",
         "_id",
+        "_loop",
         "_monitors",
-        "_node",
         "_wake",
         "_watching",
         "codec",
@@ -184,7 +184,7 @@ class Pid:
     )
 
     _id: int
-    _node: Node
+    _loop: Loop
     _alive: bool
     _wake: Callable[[], None]
     _exit_hooks: list[Callable[[Pid], None]]
@@ -201,11 +201,11 @@ class Pid:
         raise TypeError("pids are created by the actorsock runtime")
 
     @classmethod
-    def _spawn(cls, node: Node, mailbox: Mailbox) -> Pid:
-        """Create a live pid on ``node`` (runtime use only)."""
+    def _spawn(cls, loop: Loop, mailbox: Mailbox) -> Pid:
+        """Create a live pid on ``loop`` (runtime use only)."""
         pid = object.__new__(cls)
         pid._id = next(_ids)
-        pid._node = node
+        pid._loop = loop
         pid._alive = True
         pid._wake = _no_wake
         pid._exit_hooks = []
@@ -225,9 +225,9 @@ class Pid:
         return self._alive
 
     @property
-    def node(self) -> Node:
-        """The runtime node this process runs on."""
-        return self._node
+    def loop(self) -> Loop:
+        """The runtime loop this process runs on (its timers, deliveries, fan-out)."""
+        return self._loop
 
     def add_exit_hook(self, hook: Callable[[Pid], None]) -> None:
         """Call ``hook(pid)`` when the process ends (registries use this)."""
@@ -328,17 +328,17 @@ def send(pid: Pid, message: Any) -> bool:
 
     Returns:
         True if the message was queued (from another thread, or while the
-        node is still delivering a large broadcast: handed on while the pid
+        loop is still delivering a large broadcast: handed on while the pid
         was alive). False if the pid has ended or its full mailbox refused
         the message (policies ``drop_newest`` and ``disconnect``).
     """
     if not pid._alive:
         return False
-    node = pid._node
-    if threading.get_ident() != node.thread_id:
-        node.call_soon_threadsafe(send, pid, message)
+    loop = pid._loop
+    if threading.get_ident() != loop.thread_id:
+        loop.call_soon_threadsafe(send, pid, message)
         return True
-    deliveries = node.deliveries
+    deliveries = loop.deliveries
     if deliveries.deferring:
         # A fan-out is still being delivered; this message goes behind it,
         # so that the receiver sees what was sent in the order it was sent.
@@ -469,13 +469,13 @@ def ensure_alive(pid: Pid) -> Pid:
 def send_after(dest: Pid, delay: float, message: Any) -> TimerRef:
     """Send ``message`` to ``dest`` once, ``delay`` seconds from now.
 
-    Call it from the node's loop (any task there); from other threads use
+    Call it from the pid's loop (any task there); from other threads use
     :func:`send`.
 
     Returns:
         A reference for :func:`cancel_timer`.
     """
-    return dest._node.schedule_timer(dest, delay, message, None)
+    return dest._loop.schedule_timer(dest, delay, message, None)
 
 
 def send_interval(dest: Pid, interval: float, message: Any) -> TimerRef:
@@ -484,9 +484,9 @@ def send_interval(dest: Pid, interval: float, message: Any) -> TimerRef:
     The first message arrives one interval from now; late ticks are skipped,
     not bunched.
     """
-    return dest._node.schedule_timer(dest, interval, message, interval)
+    return dest._loop.schedule_timer(dest, interval, message, interval)
 
 
 def cancel_timer(ref: TimerRef) -> bool:
     """Cancel a timer. Returns True if it was still pending."""
-    return ref.dest._node.cancel_timer(ref)
+    return ref.dest._loop.cancel_timer(ref)

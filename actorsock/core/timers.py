@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-A timer is a message due at a deadline. All timers of a node live in one
+A timer is a message due at a deadline. All timers of a loop live in one
 :class:`TimerHeap`; the runtime's timer driver sleeps until
 :meth:`TimerHeap.next_deadline`, calls :meth:`TimerHeap.pop_due` with the
 current time and sends each due message. Times are plain floats from the

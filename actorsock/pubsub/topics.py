@@ -22,7 +22,7 @@ they were sent to it, whichever path they took.
 
 Large fan-outs
 --------------
-A publication to more subscribers than the node's delivery slice (16)
+A publication to more subscribers than the loop's delivery slice (16)
 reaches the first slice at once and the rest a slice at a time, with other
 tasks running in between (see :mod:`actorsock.core.deliveries`), so one
 broadcast to 10,000 sockets does not stall every other client for its whole
@@ -49,7 +49,7 @@ from typing import Any
 from ..codecs import JSON
 from ..codecs.base import Codec
 from ..core.frames import Binary, Text
-from ..core.process import Node, Pid, fan_out_messages, self_pid
+from ..core.process import Loop, Pid, fan_out_messages, self_pid
 from ..core.registry import Keys, Registry
 from ..core.wire import PreparedFrame
 from .adapter import Adapter, Envelope, LocalAdapter
@@ -69,7 +69,7 @@ class PubSubStatistics:
         deliveries: Messages and frames handed to local subscribers.
         encodings: Frames built (at most one per codec per publication).
         received: Publications received from other nodes.
-        waiting: Deliveries of large fan-outs not made yet (the node's queue,
+        waiting: Deliveries of large fan-outs not made yet (the loop's queue,
             shared by every topic and ``send``).
         deferred: Deliveries that have waited in that queue since start.
         batched: Publications that joined one waiting in that queue with the
@@ -129,7 +129,7 @@ class PubSub:
         self.registry = Registry(Keys.DUPLICATE, name=name)
         self.adapter: Adapter = adapter or LocalAdapter()
         self.node = node or f"{name}-{next(_node_names)}"
-        self._loop: Node | None = None
+        self._loop: Loop | None = None
         self.broadcasts = 0
         self.deliveries = 0
         self.encodings = 0
@@ -157,7 +157,7 @@ class PubSub:
         pid = pid if pid is not None else self_pid()
         if self.registry.values(topic, pid):
             return
-        self._loop = pid.node
+        self._loop = pid.loop
         self.registry.register_pid(pid, topic, codec if codec is not None else pid.codec)
 
     def unsubscribe(self, topic: Hashable, pid: Pid | None = None) -> None:
@@ -251,10 +251,10 @@ class PubSub:
     def _deliver(
         self, topic: Hashable, payload: Any, direct: bool, key: Hashable | None, exclude: Pid | None
     ) -> int:
-        node = self._loop
-        if node is None:  # nobody has ever subscribed here
+        loop = self._loop
+        if loop is None:  # nobody has ever subscribed here
             return 0
-        deliveries = node.deliveries
+        deliveries = loop.deliveries
         # The live mapping: the queue lists the subscribers of now before it
         # delivers to any of them (one list; no object per subscriber, which
         # would feed the garbage collector).

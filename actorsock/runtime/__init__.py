@@ -1,2 +1,2 @@
-"""The trio edge for processes: node (loop, timers), actor runner, supervisors,
+"""The trio edge for processes: loop (timers, deliveries, fan-out), actor runner, supervisors,
 the connection runner and thread bridges."""

@@ -29,7 +29,7 @@ from ..core.mailbox import DEFAULT_MAILBOX_SIZE, Mailbox, Overflow
 from ..core.process import Pid, exit_process, reset_current_pid, set_current_pid
 from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown
 from ..logging import get_logger
-from .node import current_node
+from .loop import current_loop
 from .waker import Waker
 
 __all__ = ["TERMINATE_TIMEOUT", "run_actor", "run_terminate", "spawn_process", "start_actor"]
@@ -54,7 +54,7 @@ def spawn_process(
         behaviour.overflow or overflow or Overflow.DISCONNECT,
     )
     waker = waker or Waker()
-    pid = current_node().spawn(mailbox, waker.wake)
+    pid = current_loop().spawn(mailbox, waker.wake)
     pid.codec = behaviour.codec
     behaviour.pid = pid
     return pid, waker

@@ -44,7 +44,7 @@ TALLY = SentTally()
 def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
     """Hand a broadcast's data frames, in order, to each of ``pids``.
 
-    Call it on the pids' node's thread (:func:`~actorsock.core.process.send`
+    Call it on the pids' loop's thread (:func:`~actorsock.core.process.send`
     hops there for other threads).
 
     Args:

@@ -6,7 +6,7 @@ A session is one trio task. The handler's callbacks run strictly one at a
 time in it. The task parks on a :class:`~actorsock.runtime.waker.LaneWaker`
 that three things wake: a message in the mailbox, a frame from the client,
 and trouble on the link. Its deadlines (idle timeout, server pings) come
-from one node timer per session that sends it a private message, re-armed
+from one loop timer per session that sends it a private message, re-armed
 only when it fires or must fire sooner. The link to the client is a
 :class:`~actorsock.core.transport.Transport`; this module knows nothing of
 WebSocket, Server-Sent Events or long-poll.
@@ -393,12 +393,12 @@ class Session:
         ``last_activity``; a timer that fires early just makes the loop look
         again. Cheaper than a cancel scope around every wait.
         """
-        timer, node = self.deadline_timer, self.pid.node
+        timer, loop = self.deadline_timer, self.pid.loop
         if timer is not None:
             if timer.active and now < timer.deadline <= wake_at:
                 return
-            node.cancel_timer(timer)
-        self.deadline_timer = node.schedule_timer(
+            loop.cancel_timer(timer)
+        self.deadline_timer = loop.schedule_timer(
             self.pid, max(0.0, wake_at - now), _DEADLINE, None, system=True
         )
 
@@ -488,7 +488,7 @@ class Session:
             started: When the session started (trio clock), for the log.
         """
         if self.deadline_timer is not None:
-            self.pid.node.cancel_timer(self.deadline_timer)
+            self.pid.loop.cancel_timer(self.deadline_timer)
             self.deadline_timer = None
         await run_terminate(self.handler.terminate, reason, self.log)
         exit_process(self.pid, reason)

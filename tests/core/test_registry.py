@@ -23,9 +23,9 @@ def acting_as(pid):
         reset_current_pid(token)
 
 
-def test_duplicate_keys_hold_many_pids(node):
+def test_duplicate_keys_hold_many_pids(loop):
     reg = Registry("duplicate")
-    a, b = node.spawn(), node.spawn()
+    a, b = loop.spawn(), loop.spawn()
     with acting_as(a):
         reg.register("room", "alice")
     with acting_as(b):
@@ -35,9 +35,9 @@ def test_duplicate_keys_hold_many_pids(node):
     assert reg.keys(a) == ["room"] and reg.values("room", b) == ["bob"]
 
 
-def test_same_pid_may_register_a_duplicate_key_twice(node):
+def test_same_pid_may_register_a_duplicate_key_twice(loop):
     reg = Registry()
-    a = node.spawn()
+    a = loop.spawn()
     with acting_as(a):
         reg.register("t", 1)
         reg.register("t", 2)
@@ -47,9 +47,9 @@ def test_same_pid_may_register_a_duplicate_key_twice(node):
     assert reg.lookup("t") == [] and reg.keys(a) == []
 
 
-def test_unique_keys_refuse_a_second_holder(node):
+def test_unique_keys_refuse_a_second_holder(loop):
     reg = Registry("unique")
-    a, b = node.spawn(), node.spawn()
+    a, b = loop.spawn(), loop.spawn()
     with acting_as(a):
         reg.register("alice")
     with acting_as(b), pytest.raises(AlreadyRegisteredError) as caught:
@@ -59,9 +59,9 @@ def test_unique_keys_refuse_a_second_holder(node):
         reg.register("alice")
 
 
-def test_dispatch_calls_each_entry_and_sends(node):
+def test_dispatch_calls_each_entry_and_sends(loop):
     reg = Registry()
-    pids = [node.spawn() for _ in range(3)]
+    pids = [loop.spawn() for _ in range(3)]
     for pid in pids:
         with acting_as(pid):
             reg.register("dashboards", str(pid))
@@ -72,9 +72,9 @@ def test_dispatch_calls_each_entry_and_sends(node):
     assert reg.dispatch("nobody", lambda *_: None) == 0
 
 
-def test_dispatch_tolerates_changes_made_by_the_callback(node):
+def test_dispatch_tolerates_changes_made_by_the_callback(loop):
     reg = Registry()
-    pids = [node.spawn() for _ in range(4)]
+    pids = [loop.spawn() for _ in range(4)]
     for pid in pids:
         with acting_as(pid):
             reg.register("k")
@@ -83,9 +83,9 @@ def test_dispatch_tolerates_changes_made_by_the_callback(node):
 
 
 @pytest.mark.parametrize("reason", [Normal(), Crash(RuntimeError("boom"))])
-def test_entries_vanish_when_the_pid_ends(node, reason):
+def test_entries_vanish_when_the_pid_ends(loop, reason):
     reg, names = Registry(), Registry("unique")
-    a, b = node.spawn(), node.spawn()
+    a, b = loop.spawn(), loop.spawn()
     with acting_as(a):
         reg.register("x")
         reg.register("y")
@@ -98,9 +98,9 @@ def test_entries_vanish_when_the_pid_ends(node, reason):
     assert reg.all_keys() == ["x"]
 
 
-def test_unregister_removes_the_exit_hook(node):
+def test_unregister_removes_the_exit_hook(loop):
     reg = Registry()
-    a = node.spawn()
+    a = loop.spawn()
     with acting_as(a):
         reg.register("x")
         reg.unregister("x")
@@ -108,9 +108,9 @@ def test_unregister_removes_the_exit_hook(node):
     assert a._exit_hooks == []
 
 
-def test_match_update_value_and_unregister_match(node):
+def test_match_update_value_and_unregister_match(loop):
     reg, uniq = Registry(), Registry("unique")
-    a = node.spawn()
+    a = loop.spawn()
     with acting_as(a):
         reg.register("scores", 1)
         reg.register("scores", 5)
@@ -125,19 +125,19 @@ def test_match_update_value_and_unregister_match(node):
             uniq.update_value("not-mine", lambda v: v)
 
 
-def test_register_outside_a_process_or_for_a_dead_pid(node):
+def test_register_outside_a_process_or_for_a_dead_pid(loop):
     reg = Registry()
     with pytest.raises(NotInActorError):
         reg.register("x")
-    dead = node.spawn()
+    dead = loop.spawn()
     exit_process(dead, Normal())
     with pytest.raises(DeadPidError):
         reg.register_pid(dead, "x")
 
 
-def test_reads_from_another_thread_see_a_consistent_snapshot(node):
+def test_reads_from_another_thread_see_a_consistent_snapshot(loop):
     reg = Registry()
-    pids = [node.spawn() for _ in range(200)]
+    pids = [loop.spawn() for _ in range(200)]
     for pid in pids:
         with acting_as(pid):
             reg.register("k")

@@ -25,7 +25,7 @@ from actorsock import (
     subscriber_count,
 )
 from actorsock.core.sent_tally import SentTally
-from actorsock.runtime.node import current_node
+from actorsock.runtime.loop import current_loop
 from actorsock.testing import open_test_server
 
 from .helpers import wait_for
@@ -248,7 +248,7 @@ async def test_broadcast_from_a_plain_thread():
 
 async def test_a_fan_out_larger_than_a_slice_keeps_order_and_lets_other_tasks_run():
     topic = f"t{next(_topics)}"
-    deliveries = current_node().deliveries
+    deliveries = current_loop().deliveries
     deliveries.slice_size = 2  # this trio run only: 7 subscribers take 4 slices
     deliveries.pacer.most = 1  # one slice per yield, whatever the wall clock says
     async with (
@@ -289,7 +289,7 @@ async def test_a_fan_out_larger_than_a_slice_keeps_order_and_lets_other_tasks_ru
 
 async def test_frames_published_faster_than_a_fan_out_arrive_batched_whole_and_in_order():
     topic = f"t{next(_topics)}"
-    deliveries = current_node().deliveries
+    deliveries = current_loop().deliveries
     deliveries.slice_size = 2  # this trio run only: each fan-out to 6 leaves 4 waiting
     expected = [f"frame:{i}" for i in range(60)] + [f'{{"n":{i}}}' for i in range(60)]
     async with (

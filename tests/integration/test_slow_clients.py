@@ -18,7 +18,7 @@ import trio
 
 from actorsock import App, Error, Handler, Text, broadcast_frame, subscribe
 from actorsock.core.send_queue import CONTROL_ALLOWANCE
-from actorsock.runtime.node import current_node
+from actorsock.runtime.loop import current_loop
 from actorsock.testing import open_test_server
 
 from .helpers import RawClient, wait_for
@@ -65,7 +65,7 @@ async def run_scenario(policy: str, slice_size: int, slow_reads_after: bool = Tr
     frames queues behind the first one's fan-out and reaches each socket
     in one write (the send policy then meets several frames at a time).
     """
-    current_node().deliveries.slice_size = slice_size  # this trio run only
+    current_loop().deliveries.slice_size = slice_size  # this trio run only
     topic = f"slow{next(_topics)}"
     app, (started, ended) = make_app(policy, topic)
     peak_seen = 0
@@ -120,7 +120,7 @@ async def run_scenario(policy: str, slice_size: int, slow_reads_after: bool = Tr
                             break
                         slow_read.append(index_of(data.decode()))
         statistics = app.statistics()
-        batched = current_node().deliveries.batched
+        batched = current_loop().deliveries.batched
         assert batched > 0 if slice_size < 1 + READERS else batched == 0
     return slow_pid, slow_stats, slow_read, ended, peak_seen, statistics
 

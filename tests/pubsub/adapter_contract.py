@@ -4,7 +4,7 @@ An adapter's test module subclasses :class:`AdapterContract` and provides
 ``make_nodes(count)``, returning that many PubSub instances that are
 separate nodes of one cluster, plus ``settle()``, which waits until
 publications made so far have reached every node (nothing for in-process
-adapters). The pids come from the ``node`` fixture (a FakeNode).
+adapters). The pids come from the ``loop`` fixture (a FakeLoop).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ class AdapterContract:
     def settle(self) -> None:
         """Wait for publications in flight (in-process adapters: nothing)."""
 
-    def test_broadcast_reaches_subscribers_on_every_node_once(self, node):
+    def test_broadcast_reaches_subscribers_on_every_node_once(self, loop):
         a, b = self.make_nodes(2)
-        pa, pb, other = node.spawn(), node.spawn(), node.spawn()
+        pa, pb, other = loop.spawn(), loop.spawn(), loop.spawn()
         a.subscribe("t", pa)
         b.subscribe("t", pb)
         b.subscribe("elsewhere", other)
@@ -44,18 +44,18 @@ class AdapterContract:
         assert drain(other) == []
         assert a.statistics().received == 0 and b.statistics().received == 1
 
-    def test_local_broadcast_stays_on_its_node(self, node):
+    def test_local_broadcast_stays_on_its_node(self, loop):
         a, b = self.make_nodes(2)
-        pa, pb = node.spawn(), node.spawn()
+        pa, pb = loop.spawn(), loop.spawn()
         a.subscribe("t", pa)
         b.subscribe("t", pb)
         a.local_broadcast("t", "mine")
         self.settle()
         assert drain(pa) == ["mine"] and drain(pb) == []
 
-    def test_broadcast_from_skips_only_the_sender(self, node):
+    def test_broadcast_from_skips_only_the_sender(self, loop):
         a, b = self.make_nodes(2)
-        sender, peer, remote = node.spawn(), node.spawn(), node.spawn()
+        sender, peer, remote = loop.spawn(), loop.spawn(), loop.spawn()
         a.subscribe("room", sender)
         a.subscribe("room", peer)
         b.subscribe("room", remote)
@@ -63,26 +63,26 @@ class AdapterContract:
         self.settle()
         assert drain(sender) == [] and drain(peer) == ["hi"] and drain(remote) == ["hi"]
 
-    def test_direct_frames_cross_nodes(self, node):
+    def test_direct_frames_cross_nodes(self, loop):
         a, b = self.make_nodes(2)
-        pb = node.spawn()
+        pb = loop.spawn()
         b.subscribe("t", pb)
         a.broadcast_frame("t", Text("x"))
         self.settle()
         assert drain(pb) == [Text("x")]  # a process without a socket gets the frame
 
-    def test_order_is_kept_per_publisher(self, node):
+    def test_order_is_kept_per_publisher(self, loop):
         a, b = self.make_nodes(2)
-        pb = node.spawn(capacity=64)
+        pb = loop.spawn(capacity=64)
         b.subscribe("t", pb)
         for i in range(20):
             a.broadcast("t", i)
         self.settle()
         assert drain(pb) == list(range(20))
 
-    def test_ended_subscribers_and_closed_nodes_receive_nothing(self, node):
+    def test_ended_subscribers_and_closed_nodes_receive_nothing(self, loop):
         a, b, c = self.make_nodes(3)
-        pb, pc = node.spawn(), node.spawn()
+        pb, pc = loop.spawn(), loop.spawn()
         b.subscribe("t", pb)
         c.subscribe("t", pc)
         exit_process(pb, Normal())

@@ -18,8 +18,8 @@ def ps():
     return PubSub("test")
 
 
-def test_subscribe_unsubscribe_and_counts(ps, node):
-    a, b = node.spawn(), node.spawn()
+def test_subscribe_unsubscribe_and_counts(ps, loop):
+    a, b = loop.spawn(), loop.spawn()
     ps.subscribe("room:1", a)
     ps.subscribe("room:1", a)  # idempotent
     ps.subscribe("room:1", b)
@@ -33,8 +33,8 @@ def test_subscribe_unsubscribe_and_counts(ps, node):
     assert ps.statistics().subscribers == {"room:1": 1, "room:2": 1}
 
 
-def test_subscribe_defaults_to_the_current_process(ps, node):
-    pid = node.spawn()
+def test_subscribe_defaults_to_the_current_process(ps, loop):
+    pid = loop.spawn()
     with pytest.raises(NotInActorError):
         ps.subscribe("t")
     set_current_pid(pid)
@@ -47,8 +47,8 @@ def test_subscribe_defaults_to_the_current_process(ps, node):
         set_current_pid(None)
 
 
-def test_subscriptions_end_with_the_process(ps, node):
-    pid = node.spawn()
+def test_subscriptions_end_with_the_process(ps, loop):
+    pid = loop.spawn()
     ps.subscribe("a", pid)
     ps.subscribe("b", pid)
     exit_process(pid, Normal())
@@ -56,8 +56,8 @@ def test_subscriptions_end_with_the_process(ps, node):
     assert ps.broadcast("a", "x") == 0
 
 
-def test_broadcast_and_broadcast_from(ps, node):
-    a, b, c = node.spawn(), node.spawn(), node.spawn()
+def test_broadcast_and_broadcast_from(ps, loop):
+    a, b, c = loop.spawn(), loop.spawn(), loop.spawn()
     for pid in (a, b, c):
         ps.subscribe("t", pid)
     assert ps.broadcast("t", "all") == 3
@@ -65,7 +65,7 @@ def test_broadcast_and_broadcast_from(ps, node):
     assert drain(a) == ["all"]
     assert drain(b) == ["all", "others"]
     assert drain(c) == ["all", "others"]
-    assert node.wakes[b] == 2
+    assert loop.wakes[b] == 2
 
 
 class Gate:
@@ -84,10 +84,10 @@ class FakeSink:
         return len(frames)
 
 
-def test_direct_frames_go_to_the_sink_and_are_encoded_once_per_codec(ps, node):
+def test_direct_frames_go_to_the_sink_and_are_encoded_once_per_codec(ps, loop):
     sinks = []
     for i in range(6):
-        pid = node.spawn()
+        pid = loop.spawn()
         pid.frame_sink = FakeSink()
         sinks.append(pid.frame_sink)
         ps.subscribe("metrics", pid, codec=MSGPACK if i % 2 else None)
@@ -102,10 +102,10 @@ def test_direct_frames_go_to_the_sink_and_are_encoded_once_per_codec(ps, node):
     assert offered[0][1] == "metrics"
 
 
-def test_a_ready_frame_is_built_once_whatever_the_codecs(ps, node):
+def test_a_ready_frame_is_built_once_whatever_the_codecs(ps, loop):
     sinks = []
     for codec in (JSON, MSGPACK, None):
-        pid = node.spawn()
+        pid = loop.spawn()
         pid.frame_sink = FakeSink()
         sinks.append(pid.frame_sink)
         ps.subscribe("t", pid, codec=codec)
@@ -115,11 +115,11 @@ def test_a_ready_frame_is_built_once_whatever_the_codecs(ps, node):
     assert len({id(data) for data, _ in seen}) == 1 and seen[0][1] == "k"
 
 
-def test_a_busy_connection_gets_direct_frames_in_its_mailbox(ps, node):
+def test_a_busy_connection_gets_direct_frames_in_its_mailbox(ps, loop):
     class Shut:
         waiting = False
 
-    busy, parked = node.spawn(), node.spawn()
+    busy, parked = loop.spawn(), loop.spawn()
     busy.frame_sink, parked.frame_sink = FakeSink(Shut()), FakeSink()
     for pid in (busy, parked):
         ps.subscribe("t", pid)
@@ -129,24 +129,24 @@ def test_a_busy_connection_gets_direct_frames_in_its_mailbox(ps, node):
     assert [prepared.frame for prepared in drain(busy)] == [Text("hi")]
 
 
-def test_direct_frames_reach_plain_processes_as_messages(ps, node):
-    pid = node.spawn()
+def test_direct_frames_reach_plain_processes_as_messages(ps, loop):
+    pid = loop.spawn()
     ps.subscribe("t", pid)
     ps.broadcast_frame("t", Text("hi"))
     ps.broadcast_frame("t", [1, 2])
     assert drain(pid) == [Text("hi"), Text("[1,2]")]
 
 
-def test_broadcast_frame_excludes_the_sender(ps, node):
-    a, b = node.spawn(), node.spawn()
+def test_broadcast_frame_excludes_the_sender(ps, loop):
+    a, b = loop.spawn(), loop.spawn()
     ps.subscribe("t", a)
     ps.subscribe("t", b)
     assert ps.broadcast_frame("t", Text("x"), exclude=a) == 1
     assert drain(a) == [] and drain(b) == [Text("x")]
 
 
-def test_broadcast_from_another_thread_hops_to_the_loop_once(ps, node):
-    pids = [node.spawn() for _ in range(3)]
+def test_broadcast_from_another_thread_hops_to_the_loop_once(ps, loop):
+    pids = [loop.spawn() for _ in range(3)]
     for pid in pids:
         ps.subscribe("t", pid)
     result = []
@@ -154,22 +154,22 @@ def test_broadcast_from_another_thread_hops_to_the_loop_once(ps, node):
     thread.start()
     thread.join()
     assert result == [3]
-    assert len(node.hops) == 1 and all(not pid.mailbox for pid in pids)
-    node.run_hops()
+    assert len(loop.hops) == 1 and all(not pid.mailbox for pid in pids)
+    loop.run_hops()
     assert all(drain(pid) == ["from thread"] for pid in pids)
 
 
-def test_full_mailboxes_are_not_counted_as_deliveries(ps, node):
-    pid = node.spawn(capacity=1, policy="drop_newest")
+def test_full_mailboxes_are_not_counted_as_deliveries(ps, loop):
+    pid = loop.spawn(capacity=1, policy="drop_newest")
     ps.subscribe("t", pid)
     assert ps.broadcast("t", 1) == 1
     assert ps.broadcast("t", 2) == 0
     assert ps.statistics().deliveries == 1
 
 
-def test_a_large_fan_out_is_delivered_a_slice_at_a_time_in_order(ps, node):
-    node.deliveries.slice_size = 2
-    pids = [node.spawn() for _ in range(5)]
+def test_a_large_fan_out_is_delivered_a_slice_at_a_time_in_order(ps, loop):
+    loop.deliveries.slice_size = 2
+    pids = [loop.spawn() for _ in range(5)]
     for pid in pids:
         ps.subscribe("t", pid)
     assert ps.broadcast("t", "first") == 5
@@ -179,9 +179,9 @@ def test_a_large_fan_out_is_delivered_a_slice_at_a_time_in_order(ps, node):
     ps.broadcast_frame("t", Text("second"), exclude=pids[4])
     send(pids[0], "direct")
     assert all(not pid.mailbox for pid in pids)
-    assert node.deliveries.run() == 2
+    assert loop.deliveries.run() == 2
     assert [drain(pid) for pid in pids] == [[], [], ["first"], ["first"], []]
-    while node.deliveries.run():
+    while loop.deliveries.run():
         pass
     assert [drain(pid) for pid in pids] == [
         [Text("second"), "direct"],
@@ -193,15 +193,15 @@ def test_a_large_fan_out_is_delivered_a_slice_at_a_time_in_order(ps, node):
     assert ps.statistics().deliveries == 9
 
 
-def test_deferred_subscribers_are_those_of_the_moment_of_publication(ps, node):
-    node.deliveries.slice_size = 1
-    late, gone, codecs = node.spawn(), node.spawn(), node.spawn()
+def test_deferred_subscribers_are_those_of_the_moment_of_publication(ps, loop):
+    loop.deliveries.slice_size = 1
+    late, gone, codecs = loop.spawn(), loop.spawn(), loop.spawn()
     ps.subscribe("t", codecs)
     ps.subscribe("t", gone, codec=MSGPACK)
     ps.broadcast_frame("t", {"v": 1})
     ps.unsubscribe("t", gone)  # after publication: still gets it, in its own codec
     ps.subscribe("t", late)  # after publication: does not
-    while node.deliveries.run():
+    while loop.deliveries.run():
         pass
     assert drain(codecs) == [Text('{"v":1}')]
     assert drain(gone) == [MSGPACK.encode({"v": 1})]

@@ -33,9 +33,9 @@ class Gate:
         self.waiting = waiting
 
 
-def wire(stream: ConnectionStream, node, gate: Gate | None = None):
+def wire(stream: ConnectionStream, loop, gate: Gate | None = None):
     """Make ``stream`` the socket of a fresh pid, as a connection does, and open its lane."""
-    pid = node.spawn()
+    pid = loop.spawn()
     pid.frame_sink = stream
     stream.lane = pid
     stream.gate = gate or Gate()
@@ -44,9 +44,9 @@ def wire(stream: ConnectionStream, node, gate: Gate | None = None):
     return pid
 
 
-async def test_a_parked_connection_gets_broadcasts_through_its_descriptor(node, monkeypatch):
+async def test_a_parked_connection_gets_broadcasts_through_its_descriptor(loop, monkeypatch):
     async with tcp_pair() as (stream, client):
-        pid = wire(stream, node)
+        pid = wire(stream, loop)
         assert pid.direct_fd == stream.transport_stream.socket.fileno()
         # The lane writes without asking the stream: its offer must not run.
         monkeypatch.setattr(ConnectionStream, "offer", None)
@@ -63,9 +63,9 @@ async def test_a_parked_connection_gets_broadcasts_through_its_descriptor(node, 
     assert (stream.queue.accepted, stream.queue.sent_bytes) == (3, len(expected))
 
 
-async def test_the_lane_stays_shut_unless_the_stream_could_write_at_once(node):
+async def test_the_lane_stays_shut_unless_the_stream_could_write_at_once(loop):
     async with tcp_pair() as (stream, _client):
-        pid = node.spawn()
+        pid = loop.spawn()
         stream.lane = pid
         stream.open_lane()
         assert pid.direct_fd == -1  # data not open yet (before the upgrade)
@@ -75,9 +75,9 @@ async def test_the_lane_stays_shut_unless_the_stream_could_write_at_once(node):
         assert pid.direct_fd == -1  # bytes queued: a direct write would overtake them
 
 
-async def test_whatever_could_reorder_a_direct_write_closes_the_lane(node):
+async def test_whatever_could_reorder_a_direct_write_closes_the_lane(loop):
     async with tcp_pair() as (stream, client):
-        pid = wire(stream, node)
+        pid = wire(stream, loop)
         stream.data_open = False  # a close frame, either way
         assert pid.direct_fd == -1
 
@@ -99,9 +99,9 @@ async def test_whatever_could_reorder_a_direct_write_closes_the_lane(node):
     assert pid.direct_fd == -1
 
 
-async def test_closing_the_stream_closes_the_lane_before_the_descriptor(node):
+async def test_closing_the_stream_closes_the_lane_before_the_descriptor(loop):
     async with tcp_pair() as (stream, _client):
-        pid = wire(stream, node)
+        pid = wire(stream, loop)
         assert pid.direct_fd >= 0
         await stream.aclose()
         # A descriptor number is reused by the next connection: never write to it.
@@ -109,7 +109,7 @@ async def test_closing_the_stream_closes_the_lane_before_the_descriptor(node):
         assert fan_out_frames([pid], [PreparedFrame(Text("late"))]) == 0
 
 
-async def test_a_write_the_kernel_cuts_short_goes_on_in_order_through_the_queue(node):
+async def test_a_write_the_kernel_cuts_short_goes_on_in_order_through_the_queue(loop):
     queue = SendQueue(max_bytes=1 << 22, max_messages=4096, policy="disconnect")
     gate = Gate()
     async with (
@@ -117,7 +117,7 @@ async def test_a_write_the_kernel_cuts_short_goes_on_in_order_through_the_queue(
         trio.open_nursery() as nursery,
     ):
         stream.attach(nursery)
-        pid = wire(stream, node, gate)
+        pid = wire(stream, loop, gate)
         big = [PreparedFrame(Binary(struct.pack(">I", i) * 2000)) for i in range(60)]
         for start in range(0, len(big), 3):
             assert fan_out_frames([pid], big[start : start + 3]) == 3
@@ -137,10 +137,10 @@ async def test_a_write_the_kernel_cuts_short_goes_on_in_order_through_the_queue(
         assert pid.direct_fd >= 0
 
 
-async def test_a_frame_cut_at_the_end_of_a_batch_is_finished(node):
+async def test_a_frame_cut_at_the_end_of_a_batch_is_finished(loop):
     async with tcp_pair() as (stream, client), trio.open_nursery() as nursery:
         stream.attach(nursery)
-        pid = wire(stream, node)
+        pid = wire(stream, loop)
         frames = [PreparedFrame(Text("first")), PreparedFrame(Text("second"))]
         # As if a direct writev had stopped three bytes into the last frame.
         written = len(frames[0].websocket) + 3
@@ -152,11 +152,11 @@ async def test_a_frame_cut_at_the_end_of_a_batch_is_finished(node):
         assert stream.queue.queued_bytes == 0
 
 
-async def test_a_pid_without_an_open_lane_takes_the_way_of_its_sink(node):
+async def test_a_pid_without_an_open_lane_takes_the_way_of_its_sink(loop):
     async with tcp_pair() as (stream, client):
-        busy = wire(stream, node, Gate(waiting=False))
+        busy = wire(stream, loop, Gate(waiting=False))
         busy.direct_fd = -1  # woken: frames must wait behind what woke it
-        other = node.spawn()  # no socket at all
+        other = loop.spawn()  # no socket at all
         frame = PreparedFrame(Text("hi"))
         assert fan_out_frames([busy, other], [frame]) == 2
         assert [m.frame for m in [busy.mailbox.pop()]] == [Text("hi")]
@@ -171,9 +171,9 @@ def test_one_function_is_the_fan_out():
     # Every broadcast goes through runtime.fan_out.fan_out_frames, the node's
     # included; no other module defines a fan-out of its own.
     import actorsock
-    from actorsock.runtime.node import Node
+    from actorsock.runtime.loop import Loop
 
-    assert Node.fan_out_frames is fan_out_frames
+    assert Loop.fan_out_frames is fan_out_frames
     package = Path(actorsock.__file__).parent
     defined = [
         str(path.relative_to(package))

@@ -1,4 +1,4 @@
-"""The node's timer driver on virtual time, and its delivery task's pace."""
+"""The loop's timer driver on virtual time, and its delivery task's pace."""
 
 import itertools
 
@@ -6,14 +6,14 @@ import trio
 
 from actorsock.core.mailbox import Mailbox
 from actorsock.core.process import fan_out_messages
-from actorsock.runtime.node import current_node
+from actorsock.runtime.loop import current_loop
 
 
 async def test_timers_deliver_in_order_on_virtual_time(autojump_clock):
-    node = current_node()
-    pid = node.spawn(Mailbox(8), lambda: None)
-    node.schedule_timer(pid, 2.0, "late", None)
-    node.schedule_timer(pid, 1.0, "early", None)
+    loop = current_loop()
+    pid = loop.spawn(Mailbox(8), lambda: None)
+    loop.schedule_timer(pid, 2.0, "late", None)
+    loop.schedule_timer(pid, 1.0, "early", None)
     await trio.sleep(1.5)
     assert [pid.mailbox.pop()] == ["early"] and not pid.mailbox
     await trio.sleep(1.0)
@@ -23,12 +23,12 @@ async def test_timers_deliver_in_order_on_virtual_time(autojump_clock):
 async def test_system_timers_pass_a_full_mailbox(autojump_clock):
     # The runtime's own deadline timers must never overflow (or be dropped
     # by) a mailbox that user messages have filled.
-    node = current_node()
+    loop = current_loop()
     for policy in ("disconnect", "drop_newest"):
-        pid = node.spawn(Mailbox(1, policy), lambda: None)
+        pid = loop.spawn(Mailbox(1, policy), lambda: None)
         pid.mailbox.push("user message")
-        node.schedule_timer(pid, 1.0, "user timer", None)
-        node.schedule_timer(pid, 1.0, "deadline", None, system=True)
+        loop.schedule_timer(pid, 1.0, "user timer", None)
+        loop.schedule_timer(pid, 1.0, "deadline", None, system=True)
         await trio.sleep(2.0)
         assert [pid.mailbox.pop(), pid.mailbox.pop()] == ["user message", "deadline"]
         assert pid.mailbox.dropped == 1
@@ -37,11 +37,11 @@ async def test_system_timers_pass_a_full_mailbox(autojump_clock):
 
 async def yields_until_delivered(quiet: float) -> list[int]:
     """Fan out to 40 plain processes (slice 2); note what waits after each of our yields."""
-    node = current_node()
-    deliveries = node.deliveries
+    loop = current_loop()
+    deliveries = loop.deliveries
     deliveries.slice_size = 2
     deliveries.pacer.quiet = quiet
-    pids = [node.spawn(Mailbox(8), lambda: None) for _ in range(40)]
+    pids = [loop.spawn(Mailbox(8), lambda: None) for _ in range(40)]
     deliveries.dispatch(pids, "m", fan_out_messages)
     waiting = []
     with trio.fail_after(5):

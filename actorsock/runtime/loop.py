@@ -1,6 +1,6 @@
-"""The node: one running app's event loop, its timers and its processes.
+"""The loop: the runtime services of one trio run (timers, deliveries, fan-out).
 
-A :class:`Node` is what a :class:`~actorsock.core.process.Pid` points to. It
+A :class:`Loop` is what a :class:`~actorsock.core.process.Pid` points to. It
 knows the thread of its trio loop (so ``send`` from other threads can hop
 onto it), owns the :class:`~actorsock.core.timers.TimerHeap` of every
 ``send_after``/``send_interval`` and runs the single task that fires them.
@@ -30,11 +30,11 @@ from ..core.timers import TimerHeap, TimerRef
 from .fan_out import fan_out_frames
 from .waker import Waker
 
-__all__ = ["Node", "current_node"]
+__all__ = ["Loop", "current_loop"]
 
 
-class Node:
-    """Runtime services of one trio loop; get it with :func:`current_node`."""
+class Loop:
+    """Runtime services of one trio loop; get it with :func:`current_loop`."""
 
     def __init__(self) -> None:
         self._thread_id = threading.get_ident()
@@ -85,7 +85,7 @@ class Node:
             ValueError: For a negative delay or a non-positive interval.
         """
         if threading.get_ident() != self._thread_id:
-            raise RuntimeError("timers are set from the node's loop; from threads use send()")
+            raise RuntimeError("timers are set from the loop's thread; from threads use send()")
         earliest = self.timers.next_deadline()
         ref = self.timers.schedule(trio.current_time(), delay, dest, message, interval, system)
         if earliest is None or ref.deadline < earliest:
@@ -129,13 +129,13 @@ class Node:
                 pacer.yielded(time.perf_counter() - started)
 
 
-_NODE: trio.lowlevel.RunVar[Node] = trio.lowlevel.RunVar("actorsock_node")
+_LOOP: trio.lowlevel.RunVar[Loop] = trio.lowlevel.RunVar("actorsock_loop")
 
 
-def current_node() -> Node:
-    """Return the node of the current trio run, creating it on first use.
+def current_loop() -> Loop:
+    """Return the loop of the current trio run, creating it on first use.
 
-    There is one node per ``trio.run``: every app and actor in the run shares
+    There is one loop per ``trio.run``: every app and actor in the run shares
     its timers and its delivery queue. Their drivers run as trio system
     tasks, so they live as long as the run.
 
@@ -143,10 +143,10 @@ def current_node() -> Node:
         RuntimeError: Outside of ``trio.run``.
     """
     try:
-        return _NODE.get()
+        return _LOOP.get()
     except LookupError:
-        node = Node()
-        _NODE.set(node)
-        trio.lowlevel.spawn_system_task(node.run_timers, name="actorsock-timers")
-        trio.lowlevel.spawn_system_task(node.run_deliveries, name="actorsock-deliveries")
-        return node
+        loop = Loop()
+        _LOOP.set(loop)
+        trio.lowlevel.spawn_system_task(loop.run_timers, name="actorsock-timers")
+        trio.lowlevel.spawn_system_task(loop.run_deliveries, name="actorsock-deliveries")
+        return loop
