@@ -39,8 +39,8 @@ from .core.process import (
 )
 from .core.reasons import (
     Crash,
-    Error,
     ErrorKind,
+    ErrorReason,
     Normal,
     Reason,
     Remote,
@@ -108,8 +108,8 @@ __all__ = [
     "DeadPidError",
     "DecodeError",
     "Down",
-    "Error",
     "ErrorKind",
+    "ErrorReason",
     "Event",
     "Frame",
     "FrameRefused",
@@ -170,3 +170,12 @@ __all__ = [
     "subscriber_count",
     "unsubscribe",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Renamed names, still importable with a DeprecationWarning (see core.reasons).
+    if name == "Error":
+        from .core import reasons
+
+        return reasons.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

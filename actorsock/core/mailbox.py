@@ -7,7 +7,7 @@ policy for what happens when it is full:
 
 * ``disconnect`` (default): refuse the message and mark the mailbox
   ``overflowed``; the runtime then ends the process with
-  ``Error("mailbox_overflow", 1013)`` and closes a connection with 1013.
+  ``ErrorReason("mailbox_overflow", 1013)`` and closes a connection with 1013.
 * ``drop_oldest``: discard the oldest queued message to make room.
 * ``drop_newest``: refuse the new message, keep the queue as it is.
 

@@ -2,7 +2,7 @@
 
 They mirror Cowboy's websocket terminate reasons and Erlang's exit reasons:
 
-=================  ==========================================================
+=====================  ======================================================
 ``Normal()``        ended on its own without error: an actor returned
                     :class:`~actorsock.core.frames.Stop` or its callbacks
                     finished, or a connection was turned down before the
@@ -14,27 +14,30 @@ They mirror Cowboy's websocket terminate reasons and Erlang's exit reasons:
 ``Timeout()``       no data arrived from the client within ``idle_timeout``.
 ``Crash(exc)``      a callback raised ``exc``.
 ``Shutdown()``      the server or a supervisor is shutting the process down.
-``Error(k, c)``     the connection failed: ``k`` is an :class:`ErrorKind`
-                    (``"closed"``, ``"badencoding"``, ``"badframe"``,
-                    ``"badsize"``, ``"mailbox_overflow"``,
-                    ``"send_overflow"``, ``"inbound_overflow"``; each
-                    member documents its close code); ``c`` is the close
-                    code involved, when any.
-=================  ==========================================================
+``ErrorReason(k, c)``  the connection failed: ``k`` is an :class:`ErrorKind`
+                      (``"closed"``, ``"badencoding"``, ``"badframe"``,
+                      ``"badsize"``, ``"mailbox_overflow"``,
+                      ``"send_overflow"``, ``"inbound_overflow"``; each
+                      member documents its close code); ``c`` is the close
+                      code involved, when any. Named apart from
+                      :class:`~actorsock.errors.ActorsockError`, the root of
+                      the exceptions actorsock raises; its log name is ``"error"``.
+=====================  ======================================================
 
 ``reason.abnormal`` tells a supervisor whether a ``transient`` child should be
-restarted: only ``Crash`` and ``Error`` are abnormal.
+restarted: only ``Crash`` and ``ErrorReason`` are abnormal.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 
 __all__ = [
     "Crash",
-    "Error",
     "ErrorKind",
+    "ErrorReason",
     "Normal",
     "Reason",
     "Remote",
@@ -51,7 +54,7 @@ class Reason:
 
     @property
     def abnormal(self) -> bool:
-        """True when the exit is a failure (``Crash`` or ``Error``)."""
+        """True when the exit is a failure (``Crash`` or ``ErrorReason``)."""
         return False
 
     @property
@@ -117,7 +120,7 @@ class Shutdown(Reason):
 
 
 class ErrorKind(StrEnum):
-    """What made a connection fail (``Error.kind``); each compares equal to its word."""
+    """What made a connection fail (``ErrorReason.kind``); each compares equal to its word."""
 
     CLOSED = "closed"
     """TCP lost without a close frame (1006)."""
@@ -136,7 +139,7 @@ class ErrorKind(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Error(Reason):
+class ErrorReason(Reason):
     """The connection failed because of the transport or a resource bound.
 
     Attributes:
@@ -154,3 +157,17 @@ class Error(Reason):
     @property
     def abnormal(self) -> bool:
         return True
+
+    @property
+    def name(self) -> str:
+        return "error"
+
+
+def __getattr__(name: str) -> object:
+    # The reason was called Error until 0.1.0; the old name still works, with a warning.
+    if name == "Error":
+        warnings.warn(
+            "actorsock's Error reason is now ErrorReason", DeprecationWarning, stacklevel=2
+        )
+        return ErrorReason
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -115,7 +115,7 @@ class Transport(Protocol):
         """End the link from the server's side (the caller bounds the wait)."""
 
     def ended_reason(self) -> Reason:
-        """How the link ended, once it has (``Remote``, or ``Error(kind, code)``)."""
+        """How the link ended, once it has (``Remote``, or ``ErrorReason(kind, code)``)."""
 
     def before_park(self) -> None:
         """The session is about to wait with nothing pending: a chance to let

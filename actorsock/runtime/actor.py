@@ -6,7 +6,7 @@ Lifecycle::
                     |                                              ^
                     v                                              |
               loop: stop requested?  ---------------- yes (reason) |
-                    mailbox overflowed? ------------- yes (Error)  |
+                    mailbox overflowed? ------------- yes (ErrorReason)  |
                     message? -> handle_info() --Stop-- (Normal)    |
                     else park until woken                          |
               exception anywhere ------------------- (Crash) ------+
@@ -27,7 +27,7 @@ from ..core.frames import Stop, commands_of
 from ..core.handler import Actor, Process
 from ..core.mailbox import DEFAULT_MAILBOX_SIZE, Mailbox, Overflow
 from ..core.process import Pid, exit_process, reset_current_pid, set_current_pid
-from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown
+from ..core.reasons import Crash, ErrorKind, ErrorReason, Normal, Reason, Shutdown
 from ..logging import get_logger
 from .loop import current_loop
 from .waker import Waker
@@ -103,7 +103,7 @@ async def run_actor(
                 reason = pid.stop_request
                 break
             if mailbox.overflowed:
-                reason = Error(ErrorKind.MAILBOX_OVERFLOW)
+                reason = ErrorReason(ErrorKind.MAILBOX_OVERFLOW)
                 log.warning("mailbox overflow", capacity=mailbox.capacity, dropped=mailbox.dropped)
                 break
             if mailbox:

@@ -15,15 +15,15 @@ Lifecycle (a transport module opens the link between ``init`` and ``run``)::
 
     init(request) --Reject / crash ---------------- (the transport answers) -> Normal / Crash
         v
-    open the link (the transport's handshake) --fails--------------------------> Error("closed")
+    open the link (the transport's handshake) --fails------------> ErrorReason("closed")
         v
     websocket_init()
         v
     loop, alternating fairly between client frames and mailbox messages:
         stop requested (server shutdown) ------- close 1001 ----------> Shutdown
-        mailbox overflow (policy disconnect) --- close 1013 ----------> Error("mailbox_overflow")
-        send queue overflow (slow client) ------ close 1013 ----------> Error("send_overflow")
-        more incomplete input than the server holds  close 1013 -----> Error("inbound_overflow")
+        mailbox overflow (policy disconnect) --- close 1013 --> ErrorReason("mailbox_overflow")
+        send queue overflow (slow client) ------ close 1013 --> ErrorReason("send_overflow")
+        more incomplete input than the server holds  1013 ----> ErrorReason("inbound_overflow")
         no client data for idle_timeout -------- close 1000 ----------> Timeout
             (not where the transport keeps its own idle rule: SSE, long-poll)
         client frame  -> websocket_handle(frame) -> commands
@@ -73,7 +73,16 @@ from ..core.frames import (
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions
 from ..core.process import exit_process, reset_current_pid, set_current_pid
-from ..core.reasons import Crash, Error, ErrorKind, Normal, Reason, Shutdown, StopReason, Timeout
+from ..core.reasons import (
+    Crash,
+    ErrorKind,
+    ErrorReason,
+    Normal,
+    Reason,
+    Shutdown,
+    StopReason,
+    Timeout,
+)
 from ..core.request import Accept, Reject, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.timers import TimerRef
@@ -256,7 +265,7 @@ class Session:
         ``init``; a crash is answered with ``refuse(500)`` (``Crash``), a
         ``Reject`` with ``refuse(its response)`` (``Normal``); otherwise
         ``open_transport(accept)`` opens the link (None if the client went
-        away: ``Error("closed", 1006)``).
+        away: ``ErrorReason("closed", 1006)``).
 
         Returns:
             The open link, to pass to :meth:`run`; or the terminate reason
@@ -274,7 +283,7 @@ class Session:
             return Normal()
         transport = await open_transport(decision)
         if transport is None:
-            return Error(ErrorKind.CLOSED, 1006)
+            return ErrorReason(ErrorKind.CLOSED, 1006)
         return transport
 
     async def run(self, transport: Transport) -> Reason:
@@ -464,10 +473,10 @@ class Session:
     async def _disconnect(
         self, kind: ErrorKind, close_reason: str, event: str, **fields: Any
     ) -> Reason:
-        """End a session that passed one of its bounds: log, close 1013, ``Error(kind)``."""
+        """End a session that passed one of its bounds: log, close 1013, ``ErrorReason(kind)``."""
         self.log.warning(event, **fields)
         await self._close(1013, close_reason)
-        return Error(kind, 1013)
+        return ErrorReason(kind, 1013)
 
     async def _close(self, code: int, reason: str) -> None:
         transport = self.transport

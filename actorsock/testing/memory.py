@@ -37,7 +37,7 @@ from ..core.budget import ByteBudget
 from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
 from ..core.handler import Handler
 from ..core.process import Pid
-from ..core.reasons import Error, ErrorKind, Reason, Remote, Shutdown
+from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote, Shutdown
 from ..core.request import Accept, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.transport import TransportClosed
@@ -154,7 +154,7 @@ class MemoryTransport:
     def ended_reason(self) -> Reason:
         if self._client_close is not None:
             return Remote(*self._client_close)
-        return Error(ErrorKind.CLOSED, 1006)
+        return ErrorReason(ErrorKind.CLOSED, 1006)
 
     def before_park(self) -> None:
         pass

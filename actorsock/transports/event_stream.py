@@ -13,7 +13,7 @@ the same session a WebSocket runs over::
     Binary -> FrameRefused (the handler crashes, with that error in the log)
     every sse.heartbeat_interval seconds: a comment line (": keep-alive")
     client closes the stream --------------------------------------> Remote()
-    a write fails ------------------------------------------------> Error("closed")
+    a write fails ------------------------------------------------> ErrorReason("closed")
     the server stops (1001) / Stop / Close -- last chunk, then close -> Shutdown / StopReason
 
 The client sends nothing after its request, so there is no idle timeout
@@ -44,7 +44,7 @@ from ..core.event_stream import (
 from ..core.frames import DataFrame, Ping, Pong
 from ..core.handler import Handler
 from ..core.options import ConnectionOptions, EventStreamOptions
-from ..core.reasons import Crash, Error, ErrorKind, Reason, Remote
+from ..core.reasons import Crash, ErrorKind, ErrorReason, Reason, Remote
 from ..core.request import Accept, Request, Response
 from ..core.transport import FrameRefused, Transport, TransportClosed
 from ..core.wire import PreparedFrame
@@ -163,13 +163,13 @@ class EventStream:
 
     def ended_reason(self) -> Reason:
         """``Remote()`` when the client closed; ``Crash`` for a broadcast it
-        could not carry; else ``Error("closed")``."""
+        could not carry; else ``ErrorReason("closed")``."""
         broken = self.stream.broken
         if isinstance(broken, FrameRefused):
             return Crash(broken)
         if self.client_gone and broken is None:
             return Remote()
-        return Error(ErrorKind.CLOSED, None)
+        return ErrorReason(ErrorKind.CLOSED, None)
 
     def before_park(self) -> None:
         pass

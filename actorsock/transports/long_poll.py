@@ -42,7 +42,7 @@ from ..core.frames import Binary, DataFrame, Event, Frame, Ping, Pong, Text
 from ..core.handler import Handler
 from ..core.long_poll import Outbox, Phase, Polls, Sequenced
 from ..core.options import ConnectionOptions, LongPollOptions
-from ..core.reasons import Error, ErrorKind, Reason, Remote, Timeout
+from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote, Timeout
 from ..core.request import Accept, Request, Response
 from ..core.transport import Transport, TransportClosed
 from ..core.wire import PreparedFrame
@@ -177,14 +177,14 @@ class LongPollTransport:
 
     def ended_reason(self) -> Reason:
         """``Remote()`` after the client's goodbye, ``Timeout()`` for no poll in
-        time, ``Error("send_overflow")`` for a full outbox, else ``Error("closed")``."""
+        time, ``ErrorReason("send_overflow")`` for a full outbox, else ``ErrorReason("closed")``."""
         if self._client_left:
             return Remote()
         if self.outbox.overflowed:
-            return Error(ErrorKind.SEND_OVERFLOW, None)
+            return ErrorReason(ErrorKind.SEND_OVERFLOW, None)
         if self.polls.phase is Phase.EXPIRED:
             return Timeout()
-        return Error(ErrorKind.CLOSED, None)
+        return ErrorReason(ErrorKind.CLOSED, None)
 
     def before_park(self) -> None:
         pass

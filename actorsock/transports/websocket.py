@@ -60,7 +60,7 @@ from wsproto.events import TextMessage as WsTextMessage
 
 from ..core.budget import ByteBudget
 from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
-from ..core.reasons import Error, ErrorKind, Reason, Remote
+from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote
 from ..core.transport import TransportClosed
 from ..core.wire import PreparedFrame, decode_client_messages, encode_frame
 from .fastpath import ConnectionStream
@@ -371,13 +371,14 @@ class ServerWebSocket(WebSocketConnection):
         await self.aclose(code, reason)
 
     def ended_reason(self) -> Reason:
-        """``Remote`` for a client's close frame; else ``Error`` with the code sent or 1006."""
+        """``Remote`` for a client's close frame; else ``ErrorReason`` with the code
+        sent, or 1006."""
         if self.peer_close is not None:
             return Remote(*self.peer_close)
         kind = _SERVER_CLOSE_KINDS.get(self.sent_close_code or 0)
         if kind is not None:
-            return Error(kind, self.sent_close_code)
-        return Error(ErrorKind.CLOSED, 1006)
+            return ErrorReason(kind, self.sent_close_code)
+        return ErrorReason(ErrorKind.CLOSED, 1006)
 
     @property
     def data_open(self) -> bool:

@@ -7,7 +7,7 @@ over it; the session loop itself knows nothing of WebSocket::
     session (pid, mailbox, send queue)
       init(request)  --crash--> 500 ----------------------------> Crash
                      --Reject--> its status --------------------> Normal
-      upgrade (101)  --client gone, too slow--------------------> Error("closed", 1006)
+      upgrade (101)  --client gone, too slow--------------------> ErrorReason("closed", 1006)
       session.run(websocket) -----------------------------------> its reason
     close the socket, then session.finish(reason): terminate once, the pid dies
     (serve_session: the life every transport gives a session)

@@ -1,14 +1,14 @@
 import pytest
 
-from actorsock import Error, ErrorKind
+from actorsock import ErrorKind, ErrorReason
 
 
 def test_error_kinds_are_an_enum_that_compares_with_its_words():
-    assert Error("send_overflow", 1013).kind is ErrorKind.SEND_OVERFLOW
-    assert Error("closed", 1006) == Error(ErrorKind.CLOSED, 1006)
-    assert Error(ErrorKind.BADSIZE, 1009).kind == "badsize"
+    assert ErrorReason("send_overflow", 1013).kind is ErrorKind.SEND_OVERFLOW
+    assert ErrorReason("closed", 1006) == ErrorReason(ErrorKind.CLOSED, 1006)
+    assert ErrorReason(ErrorKind.BADSIZE, 1009).kind == "badsize"
     with pytest.raises(ValueError):
-        Error("send_queue_overflow")  # the docs once named a kind the code never used
+        ErrorReason("send_queue_overflow")  # the docs once named a kind the code never used
 
 
 def test_the_stop_reason_is_named_apart_from_the_stop_command():
@@ -18,3 +18,15 @@ def test_the_stop_reason_is_named_apart_from_the_stop_command():
     assert not hasattr(reasons, "Stop")  # one name, one thing
     assert frames.Stop is not reasons.StopReason
     assert reasons.StopReason().name == "stop"  # logs and counters as before
+
+
+def test_the_old_name_of_the_error_reason_still_imports_with_a_warning():
+    import actorsock
+    from actorsock.core import reasons
+
+    with pytest.warns(DeprecationWarning, match="ErrorReason"):
+        assert actorsock.Error is ErrorReason
+    with pytest.warns(DeprecationWarning):
+        assert reasons.Error is ErrorReason
+    assert "Error" not in actorsock.__all__
+    assert ErrorReason("closed").name == "error"

@@ -1,6 +1,6 @@
 import pytest
 
-from actorsock.core.reasons import Crash, Error, Normal, Remote, Shutdown, StopReason, Timeout
+from actorsock.core.reasons import Crash, ErrorReason, Normal, Remote, Shutdown, StopReason, Timeout
 from actorsock.core.supervision import RestartIntensity, affected_children, should_restart
 
 CRASH = Crash(RuntimeError("x"))
@@ -14,7 +14,7 @@ CRASH = Crash(RuntimeError("x"))
         ("transient", Normal(), False),
         ("transient", Shutdown(), False),
         ("transient", CRASH, True),
-        ("transient", Error("closed"), True),
+        ("transient", ErrorReason("closed"), True),
         ("temporary", CRASH, False),
         ("temporary", Normal(), False),
     ],
@@ -27,7 +27,7 @@ def test_only_crash_and_error_are_abnormal():
     assert [r.abnormal for r in (Normal(), Remote(1000), StopReason(), Timeout(), Shutdown())] == [
         False
     ] * 5
-    assert CRASH.abnormal and Error("badframe", 1002).abnormal
+    assert CRASH.abnormal and ErrorReason("badframe", 1002).abnormal
 
 
 def test_strategies():

@@ -8,7 +8,7 @@ from trio_websocket import ConnectionClosed
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as sync_connect
 
-from actorsock import App, Crash, Error, Handler, Ping, Text
+from actorsock import App, Crash, ErrorReason, Handler, Ping, Text
 from actorsock.testing import TestServer, open_test_server
 
 from .helpers import (
@@ -102,7 +102,7 @@ async def test_oversize_message_closes_1009():
                 await ws.get_message()
             assert caught.value.reason.code == 1009
         await wait_for(lambda: reasons(events))
-        assert reasons(events) == [Error("badsize", 1009)]
+        assert reasons(events) == [ErrorReason("badsize", 1009)]
         await still_echoes(server)
 
 
@@ -125,7 +125,7 @@ async def test_protocol_violations_close_with_the_right_code(data, code, kind):
             assert await client.read_close_code() == code
         await client.aclose()
         await wait_for(lambda: reasons(events))
-        assert reasons(events) == [Error(kind, code)]
+        assert reasons(events) == [ErrorReason(kind, code)]
         await still_echoes(server)
 
 
@@ -214,7 +214,7 @@ async def test_client_that_disconnects_mid_message():
         await client.send(frame(0x1, b"first half ", fin=False))
         await client.aclose()
         await wait_for(lambda: reasons(events))
-        assert reasons(events) == [Error("closed", 1006)]
+        assert reasons(events) == [ErrorReason("closed", 1006)]
         await still_echoes(server)
 
 

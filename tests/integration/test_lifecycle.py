@@ -9,7 +9,7 @@ from trio_websocket import ConnectionClosed
 from actorsock import (
     App,
     Crash,
-    Error,
+    ErrorReason,
     Handler,
     Normal,
     Reject,
@@ -134,7 +134,7 @@ class Scenario:
         ("crash", Crash),
         ("timeout", Timeout()),
         ("shutdown", Shutdown()),
-        ("tcp_lost", Error("closed", 1006)),
+        ("tcp_lost", ErrorReason("closed", 1006)),
     ],
 )
 async def test_terminate_runs_exactly_once_on_every_path(autojump_clock, path, expected):

@@ -16,7 +16,7 @@ import itertools
 import pytest
 import trio
 
-from actorsock import App, Error, Handler, Text, broadcast_frame, subscribe
+from actorsock import App, ErrorReason, Handler, Text, broadcast_frame, subscribe
 from actorsock.core.send_queue import CONTROL_ALLOWANCE
 from actorsock.runtime.loop import current_loop
 from actorsock.testing import open_test_server
@@ -141,7 +141,7 @@ async def test_disconnect_closes_the_slow_client_with_1013(slice_size):
     )
     assert slow_stats == []  # it was gone before the broadcasts ended
     reasons = dict(ended)
-    assert reasons[slow_pid] == Error("send_overflow", 1013)
+    assert reasons[slow_pid] == ErrorReason("send_overflow", 1013)
     assert statistics.send_overflows == 1
     assert statistics.closed_by_reason.get("error") == 1
     assert peak_seen <= QUEUE_BYTES + CONTROL_ALLOWANCE

@@ -27,7 +27,7 @@ from actorsock import (
     App,
     Binary,
     Crash,
-    Error,
+    ErrorReason,
     Event,
     FrameRefused,
     Handler,
@@ -372,7 +372,7 @@ async def test_a_reader_that_stops_reading_meets_the_send_policy():
         async with (
             sse_events(server.url("/story", "http")) as (_, events),
         ):
-            await wait_for(lambda: any(r == Error("send_overflow", 1013) for r in ended))
+            await wait_for(lambda: any(r == ErrorReason("send_overflow", 1013) for r in ended))
             # The slow reader's overflow touched nobody else.
             got = [event.data for event in await take(events, 5)]
             assert got[0] == "first" and len(got) == 5

@@ -7,7 +7,7 @@ from actorsock import (
     Actor,
     Crash,
     Down,
-    Error,
+    ErrorReason,
     Normal,
     Shutdown,
     Stop,
@@ -110,7 +110,7 @@ async def test_mailbox_overflow_disconnects(autojump_clock):
         pid = await start_actor(nursery, actor)
         accepted = [send(pid, i) for i in range(10)]
     assert accepted == [True] * 4 + [False] * 6
-    assert actor.reasons == [Error("mailbox_overflow")]
+    assert actor.reasons == [ErrorReason("mailbox_overflow")]
 
 
 async def test_send_from_a_plain_thread(autojump_clock):

@@ -10,7 +10,7 @@ import trio
 from actorsock import (
     Binary,
     Crash,
-    Error,
+    ErrorReason,
     Handler,
     Normal,
     Ping,
@@ -147,7 +147,7 @@ async def test_shutdown_closes_1001(autojump_clock):
 @pytest.mark.parametrize(
     ("policy", "received", "reason"),
     [
-        ("disconnect", [], Error("send_overflow", 1013)),
+        ("disconnect", [], ErrorReason("send_overflow", 1013)),
         ("drop_newest", ["b0", "b1", "b2"], None),
         ("drop_oldest", ["b2", "b3", "b4"], None),
     ],
@@ -173,9 +173,9 @@ async def test_mailbox_overflow_disconnects_1013(autojump_clock):
     async with open_session(handler) as client:
         for n in range(5):  # sent before the session gets a turn
             send(client.pid, n)
-        assert await client.ended() == Error("mailbox_overflow", 1013)
+        assert await client.ended() == ErrorReason("mailbox_overflow", 1013)
         assert client.closed_with == (1013, "mailbox overflow")
-    assert terminated(events) == [Error("mailbox_overflow", 1013)]
+    assert terminated(events) == [ErrorReason("mailbox_overflow", 1013)]
 
 
 async def test_a_client_that_vanishes_ends_with_its_reason(autojump_clock):
