@@ -66,6 +66,7 @@ from .errors import (
     RouteError,
     SupervisorError,
 )
+from .listeners import Listener
 from .pubsub import (
     LocalAdapter,
     LocalBus,
@@ -116,6 +117,7 @@ __all__ = [
     "Handler",
     "Keys",
     "ListenError",
+    "Listener",
     "LocalAdapter",
     "LocalBus",
     "MonitorRef",

@@ -1,20 +1,24 @@
-"""The application: routes, workers and the supervision tree that serves them.
+"""The application: services assembled into the supervision tree that serves them.
 
 The tree an :class:`App` runs (children start top to bottom, stop bottom up)::
 
     app (one_for_one)
     ├── workers (one_for_one)       your children: Actors, tasks, supervisors
-    ├── connections                 one temporary process per client connection
-    └── listener                    accepts TCP (or TLS) and hands streams to the front
+    ├── pubsub (transient)          the pubsub adapter's own life (Adapter.serve)
+    ├── connections                 one temporary process per client session
+    ├── listener:main               accepts TCP (or TLS) for the App's own routes
+    └── listener:<name> ...         one per extra Listener, with its own routes
 
-So on shutdown the listener stops accepting first, then connections close
-with 1001 within ``drain_timeout``, then your workers stop. The loop's timers
-(``send_after``/``send_interval``) run for the whole trio run.
+So the adapter is connected before anything listens; on shutdown the
+listeners stop accepting first, then sessions close (1001 for WebSocket)
+within ``drain_timeout``, then the adapter and your workers stop. The loop's
+timers (``send_after``/``send_interval``) run for the whole trio run.
 
 Using it::
 
     app = App(routes={"/echo": Echo, "/rooms/{room}": Room},
-              children=[Ticker])
+              children=[Ticker],
+              listeners=[Listener("admin", port=9100, http_routes={"/stats": stats})])
     app.run(load_config(overrides={"server.port": 8080}))  # blocks; SIGINT/SIGTERM stop it
 """
 
@@ -23,7 +27,7 @@ from __future__ import annotations
 import functools
 import json
 import signal
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import trio
@@ -31,27 +35,27 @@ import trio
 from .config import Config
 from .core.admission import Admission, AdmissionStatistics
 from .core.budget import ByteBudget
-from .core.event_stream import CONTENT_TYPE
 from .core.handler import Actor, Handler
-from .core.methods import MethodTable
 from .core.process import Pid
 from .core.request import Request, Response
-from .core.routes import Router
 from .errors import ConfigError, ListenError
+from .listeners import Listener, ListenerRoutes
 from .logging import configure_logging, get_logger
+from .pubsub import PubSub, default_pubsub
 from .runtime.connections import (
     DESCRIPTOR_RESERVE,
     ConnectionSupervisor,
     descriptor_limit,
     max_connections_for,
 )
+from .runtime.loop import current_loop
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
-from .transports.endpoints import Endpoints, HttpEndpoint, HttpTarget, SessionRoute
+from .transports.endpoints import Endpoints, HttpTarget
 from .transports.event_stream import serve_event_stream
 from .transports.front import Front
 from .transports.listener import bound_ports, make_ssl_context, open_listeners, serve_listeners
-from .transports.long_poll import LongPollSessions, json_routes
+from .transports.long_poll import LongPollSessions
 from .transports.websocket_route import serve_websocket
 
 __all__ = ["App"]
@@ -82,14 +86,20 @@ class App:
             long-poll sessions over the plain JSON wire of
             :func:`actorsock.transports.long_poll.json_routes` (``POST``
             the pattern to open; poll, post and close at ``pattern/{token}``).
+        listeners: More listening addresses, each with its own routes (see
+            :class:`~actorsock.listeners.Listener`); the arguments above make
+            the ``main`` one, on ``server.host`` and ``server.port``.
         children: Workers to supervise: Actor subclasses, ChildSpecs or
-            Supervisors, started before the listener.
+            Supervisors, started before the listeners.
+        pubsub: The topics this App supervises the adapter of (the default
+            ``actorsock.default_pubsub``).
         name: For logs.
 
     Raises:
         TypeError: If a route's target is not a Handler subclass.
         RouteError: For a malformed or duplicate route (an SSE route and an
             HTTP route on one pattern included).
+        ValueError: For two listeners of one name.
     """
 
     def __init__(
@@ -99,34 +109,42 @@ class App:
         http_routes: Mapping[str, HttpTarget] | None = None,
         sse_routes: Mapping[str, type[Handler]] | None = None,
         long_poll_routes: Mapping[str, type[Handler]] | None = None,
+        listeners: Sequence[Listener] = (),
         children: Sequence[ChildSpec | type[Actor] | Supervisor] = (),
+        pubsub: PubSub | None = None,
         name: str = "actorsock",
     ) -> None:
-        routes = _handler_routes(routes)
         self.name = name
-        self.ws_routes: Router[type[Handler]] = Router(routes)
-        endpoints: dict[str, HttpTarget] = dict(http_routes or {})
-        endpoints.setdefault("/healthz", self._healthz)
-        self.http_routes: Router[MethodTable[HttpEndpoint | SessionRoute]] = Router()
-        for pattern, target in endpoints.items():
-            self.http_routes.add(pattern, MethodTable[HttpEndpoint | SessionRoute](target))
-        self.sse_routes = _handler_routes(sse_routes)
-        for pattern, handler in self.sse_routes.items():
-            route = SessionRoute(handler, self._serve_event_stream, CONTENT_TYPE)
-            self.http_routes.add(pattern, MethodTable[HttpEndpoint | SessionRoute](route))
+        main = Listener(
+            "main",
+            routes=routes or {},
+            http_routes=http_routes or {},
+            sse_routes=sse_routes or {},
+            long_poll_routes=long_poll_routes or {},
+        )
+        self.listeners = [main, *listeners]
+        names = [listener.name for listener in self.listeners]
+        if len(set(names)) != len(names):
+            raise ValueError(f"listener names must be unique, got {names}")
+        self._routes = [
+            ListenerRoutes(
+                listener,
+                healthz=self._healthz,
+                event_stream=self._serve_event_stream,
+                long_poll_hub=self._long_poll_hub,
+            )
+            for listener in self.listeners
+        ]
         self.children = list(children)
+        self.pubsub = pubsub if pubsub is not None else default_pubsub
         self.ports: list[int] = []
+        self.listener_ports: dict[str, list[int]] = {}
         self._counters = Counters()
         self._connections: ConnectionSupervisor | None = None
         self._incomplete_budget: ByteBudget | None = None
         self._root: Supervisor | None = None
         self._event_stream_entry: Any = None  # set by serve(), with the config
         self._long_polls: LongPollSessions | None = None  # likewise
-        self.long_poll_routes = _handler_routes(long_poll_routes)
-        self._plain_http = set(endpoints)
-        for pattern, handler in self.long_poll_routes.items():
-            for wire_route, methods in json_routes(pattern, handler, self._long_poll_hub).items():
-                self.http_routes.add(wire_route, MethodTable[HttpEndpoint | SessionRoute](methods))
         self._log = get_logger(app=name)
 
     # -- running ---------------------------------------------------------
@@ -200,49 +218,64 @@ class App:
             on_end=connections.ended,
         )
 
-        front = Front(
-            ws_routes=self.ws_routes,
-            http_routes=Endpoints(
-                self.http_routes,
-                max_body_size=server.max_body_size,
-                body_timeout=server.handshake_timeout,
+        endpoints_options = {
+            "max_body_size": server.max_body_size,
+            "body_timeout": server.handshake_timeout,
+            "log": self._log,
+        }
+        fronts = [
+            Front(
+                ws_routes=routes.websocket,
+                http_routes=Endpoints(routes.http, **endpoints_options),
+                on_websocket=on_websocket,
+                admission=admission,
+                allowed_origins=server.allowed_origins,
+                handshake_timeout=server.handshake_timeout,
+                keep_alive_timeout=server.keep_alive_timeout,
+                max_head_size=server.max_head_size,
                 log=self._log,
-            ),
-            on_websocket=on_websocket,
-            admission=admission,
-            allowed_origins=server.allowed_origins,
-            handshake_timeout=server.handshake_timeout,
-            keep_alive_timeout=server.keep_alive_timeout,
-            max_head_size=server.max_head_size,
-            log=self._log,
-        )
-        # Bound before the tree starts, so that a taken port is one clear
-        # error (ListenError) rather than a listener child failing in a loop.
-        opened = await _open_listeners(server.host, server.port, ssl_context)
-        self.ports = bound_ports(opened)
-        port = self.ports[0]  # a restarted listener keeps the port it got
-
-        async def listen(
-            task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
-        ) -> None:
-            nonlocal opened
-            listeners, opened = opened or await _open_listeners(server.host, port, ssl_context), []
-            task_status.started(self.ports)
-            await serve_listeners(
-                front.handle, listeners, handler_nursery=connections.nursery, log=self._log
             )
+            for routes in self._routes
+        ]
+        # Every address is bound before the tree starts, so that a taken port
+        # is one clear error (ListenError) rather than a listener child
+        # failing in a loop.
+        listening: list[tuple[str, list[trio.abc.Listener[trio.abc.Stream]]]] = []
+        try:
+            for listener in self.listeners:
+                host = listener.host if listener.host is not None else server.host
+                port = listener.port if listener.port is not None else server.port
+                sockets = await _open_listeners(host, port, ssl_context)
+                self.listener_ports[listener.name] = bound_ports(sockets)
+                listening.append((host, sockets))
+        except ListenError:
+            for _, sockets in listening:  # the addresses bound before this one
+                for bound in sockets:
+                    await trio.aclose_forcefully(bound)
+            raise
+        self.ports = self.listener_ports["main"]
 
         workers = Supervisor(self.children, name="workers")
         root = Supervisor(
             [
                 ChildSpec.supervisor(workers, id="workers"),
+                ChildSpec("pubsub", self._run_pubsub, restart="transient", shutdown=5.0),
                 ChildSpec(
                     "connections",
                     connections.run,
                     shutdown=server.drain_timeout + ws.close_timeout + 1.0,
                     stop=lambda _: connections.request_shutdown(),
                 ),
-                ChildSpec("listener", listen, shutdown=0.0),
+                *(
+                    ChildSpec(
+                        f"listener:{listener.name}",
+                        self._listen_child(front, host, sockets, listener.name, ssl_context),
+                        shutdown=0.0,
+                    )
+                    for listener, front, (host, sockets) in zip(
+                        self.listeners, fronts, listening, strict=True
+                    )
+                ),
             ],
             name=self.name,
         )
@@ -250,21 +283,54 @@ class App:
         secure = ssl_context is not None
 
         def started(_: object = None) -> None:
-            base = _base_url(server.host, self.ports[0], secure)
-            self._log.info(
-                "listening",
-                url=f"{base}/",
-                ports=self.ports,
-                websocket_routes=[_ws_url(base) + route for route in self.ws_routes.patterns()],
-                http_routes=sorted(self._plain_http),
-                sse_routes=[f"{base}{route}" for route in self.sse_routes],
-                long_poll_routes=[f"{base}{route}" for route in self.long_poll_routes],
-                max_connections=max_connections,
-                descriptor_limit=fd_limit,
-            )
+            for listener, routes, (host, _sockets) in zip(
+                self.listeners, self._routes, listening, strict=True
+            ):
+                base = _base_url(host, self.listener_ports[listener.name][0], secure)
+                self._log.info(
+                    "listening",
+                    listener=listener.name,
+                    url=f"{base}/",
+                    ports=self.listener_ports[listener.name],
+                    **routes.urls(base),
+                    max_connections=max_connections,
+                    descriptor_limit=fd_limit,
+                )
             task_status.started(self.ports)
 
         await root.run(task_status=_OnStarted(started))
+
+    def _listen_child(
+        self,
+        front: Front,
+        host: str,
+        sockets: list[trio.abc.Listener[trio.abc.Stream]],
+        name: str,
+        ssl_context: Any,
+    ) -> Callable[..., Awaitable[None]]:
+        """The start function of one listener's child in the tree."""
+        opened = sockets
+        port = self.listener_ports[name][0]  # a restarted listener keeps the port it got
+
+        async def listen(
+            task_status: trio.TaskStatus[list[int]] = trio.TASK_STATUS_IGNORED,
+        ) -> None:
+            nonlocal opened
+            listeners, opened = opened or await _open_listeners(host, port, ssl_context), []
+            task_status.started(self.listener_ports[name])
+            assert self._connections is not None
+            await serve_listeners(
+                front.handle, listeners, handler_nursery=self._connections.nursery, log=self._log
+            )
+
+        return listen
+
+    async def _run_pubsub(
+        self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The pubsub adapter's life (connecting to its peers...), supervised."""
+        self.pubsub.bind(current_loop())
+        await self.pubsub.serve(task_status.started)
 
     def _long_poll_hub(self) -> tuple[LongPollSessions, trio.Nursery]:
         if self._long_polls is None or self._connections is None:
@@ -351,22 +417,15 @@ class App:
         return connections.admission.statistics() if connections is not None else None
 
     def __repr__(self) -> str:
+        main = self._routes[0]
         routes: Mapping[str, Any] = {
-            "ws": self.ws_routes.patterns(),
-            "sse": list(self.sse_routes),
-            "long_poll": list(self.long_poll_routes),
-            "http": sorted(self._plain_http),
+            "ws": main.websocket.patterns(),
+            "sse": list(main.sse),
+            "long_poll": list(main.long_poll),
+            "http": main.plain_http,
         }
-        return f"<App {self.name} {routes}>"
-
-
-def _handler_routes(routes: Mapping[str, type[Handler]] | None) -> dict[str, type[Handler]]:
-    """``routes`` as a dict, each target checked to be a Handler subclass."""
-    checked = dict(routes or {})
-    for pattern, target in checked.items():
-        if not (isinstance(target, type) and issubclass(target, Handler)):
-            raise TypeError(f"route {pattern!r} must map to a Handler subclass, not {target!r}")
-    return checked
+        others = [listener.name for listener in self.listeners[1:]]
+        return f"<App {self.name} {routes}{f' listeners={others}' if others else ''}>"
 
 
 def _base_url(host: str, port: int, secure: bool) -> str:

@@ -26,6 +26,7 @@ EXPECTED = {
     "Handler",
     "JSON",
     "Keys",
+    "Listener",
     "MSGPACK",
     "MonitorRef",
     "Normal",

@@ -11,10 +11,21 @@ Phoenix.PubSub's adapters do. An adapter must:
   callback given to :meth:`Adapter.attach`, on that node's trio loop;
 * never hand a node its own publications back.
 
+Lifecycle: the App runs :meth:`Adapter.serve` as a supervised child of its
+tree (``pubsub``, restarted if it crashes) before it starts listening; an
+adapter connects to its peers there and calls ``started()`` once it can
+carry publications, and stops when cancelled. An adapter with nothing to
+run (the local one) calls ``started()`` and returns.
+
+Threads: :class:`~actorsock.pubsub.topics.PubSub` calls :meth:`Adapter.publish`
+on its loop's thread only (publications made on other threads hop there
+first, once the PubSub knows its loop: from the App's start, or the first
+subscription), so an adapter needs no lock of its own.
+
 :class:`LocalAdapter` is the default and the reference: with no bus it is a
 single node; PubSub instances sharing a :class:`LocalBus` act as separate
 nodes inside one process (that is how the shared adapter tests run).
-``tests/pubsub/adapter_contract.py`` is the suite every adapter must pass.
+:class:`actorsock.testing.AdapterContract` is the suite every adapter must pass.
 """
 
 from __future__ import annotations
@@ -49,6 +60,14 @@ class Envelope:
 class Adapter(Protocol):
     """What a PubSub needs to reach other nodes."""
 
+    async def serve(self, started: Callable[[], None]) -> None:
+        """Run what the adapter needs (connections, readers) until cancelled.
+
+        Call ``started()`` once publications can be carried; return at once
+        (after ``started()``) if there is nothing to run.
+        """
+        ...
+
     def attach(self, node: str, receive: Callable[[Envelope], None]) -> None:
         """Start delivering other nodes' envelopes to ``receive``."""
         ...
@@ -81,6 +100,9 @@ class LocalAdapter:
     def __init__(self, bus: LocalBus | None = None) -> None:
         self.bus = bus
         self.node: str | None = None
+
+    async def serve(self, started: Callable[[], None]) -> None:
+        started()  # nothing to connect to: the bus is in this process
 
     def attach(self, node: str, receive: Callable[[Envelope], None]) -> None:
         self.node = node

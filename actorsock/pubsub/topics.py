@@ -31,8 +31,10 @@ queues behind it.
 
 From other threads
 ------------------
-Broadcasts may be called from any thread; the delivery then hops once to
-the subscribers' trio loop. Subscribing happens on the loop.
+Broadcasts may be called from any thread; the publication then hops once
+to the subscribers' trio loop, where the adapter is handed it and the
+deliveries are made (so an adapter is only ever called on that thread).
+Subscribing happens on the loop.
 
 No I/O here; :mod:`actorsock.pubsub.adapter` carries publications to other
 nodes.
@@ -136,6 +138,19 @@ class PubSub:
         self.received = 0
         self.adapter.attach(self.node, self._receive)
 
+    # -- lifecycle -----------------------------------------------------------
+
+    def bind(self, loop: Loop) -> None:
+        """Tell the PubSub its loop: publications from other threads hop there.
+
+        The App binds it when it starts; otherwise the first subscription does.
+        """
+        self._loop = loop
+
+    async def serve(self, started: Callable[[], None]) -> None:
+        """Run the adapter (see :meth:`Adapter.serve`); the App supervises this."""
+        await self.adapter.serve(started)
+
     # -- subscriptions (on the loop) -------------------------------------
 
     def subscribe(
@@ -233,14 +248,28 @@ class PubSub:
         exclude: Pid | None,
         local: bool,
     ) -> int:
+        loop = self._loop
+        if loop is not None and threading.get_ident() != loop.thread_id:
+            # The adapter and the deliveries run on the loop's thread only.
+            count = self.registry.count(topic)
+            loop.call_soon_threadsafe(
+                self._publish_here, topic, payload, direct, key, exclude, local
+            )
+            return count
+        return self._publish_here(topic, payload, direct, key, exclude, local)
+
+    def _publish_here(
+        self,
+        topic: Hashable,
+        payload: Any,
+        direct: bool,
+        key: Hashable | None,
+        exclude: Pid | None,
+        local: bool,
+    ) -> int:
         self.broadcasts += 1
         if not local:
             self.adapter.publish(Envelope(topic, payload, direct, key, self.node))
-        loop = self._loop
-        if loop is not None and threading.get_ident() != loop.thread_id:
-            count = self.registry.count(topic)
-            loop.call_soon_threadsafe(self._deliver, topic, payload, direct, key, exclude)
-            return count
         return self._deliver(topic, payload, direct, key, exclude)
 
     def _receive(self, envelope: Envelope) -> None:

@@ -31,9 +31,11 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from ..app import App
 from ..config import Config
+from .adapter_contract import AdapterContract
 from .memory import MemoryTransport, SessionClient, open_session
 
 __all__ = [
+    "AdapterContract",
     "HttpReply",
     "MemoryTransport",
     "SessionClient",

@@ -9,8 +9,7 @@ from actorsock.core.reasons import Normal
 from actorsock.core.wire import PreparedFrame
 from actorsock.errors import NotInActorError
 from actorsock.pubsub import PubSub
-
-from .adapter_contract import drain
+from actorsock.testing.adapter_contract import drain
 
 
 @pytest.fixture
