@@ -338,18 +338,25 @@ class Session:
             if now >= self.last_activity + self.idle_timeout:
                 await self._close(1000, "idle timeout")
                 return Timeout()
-            if self.ping_interval and now >= self._ping_due() and transport.supports_ping:
-                self.last_ping = now
-                try:
-                    await transport.send_control(Ping())
-                except TransportClosed:
-                    return transport.ended_reason()
             frame = None
             if prefer_client or not mailbox:
                 try:
                     frame = transport.next_inbound()
                 except TransportClosed:
                     return transport.ended_reason()
+                # A ping only once the link was read: a close frame the
+                # client already sent is seen first, and no ping follows it.
+                if (
+                    frame is None
+                    and self.ping_interval
+                    and now >= self._ping_due()
+                    and transport.supports_ping
+                ):
+                    self.last_ping = now
+                    try:
+                        await transport.send_control(Ping())
+                    except TransportClosed:
+                        return transport.ended_reason()
             if frame is not None:
                 prefer_client = False
                 self.last_activity = now

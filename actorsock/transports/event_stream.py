@@ -228,13 +228,11 @@ async def serve_event_stream(
     chunked = parser.their_http_version is not None and parser.their_http_version >= b"1.1"
     channel = ConnectionStream(
         stream,
-        b"",
         session.queue,
         on_trouble=session.waker.wake,
         gate=session.waker,
         wire=EVENT_STREAM_CHUNKED if chunked else EVENT_STREAM,
     )
-    channel.open_inbound()
     pid.frame_sink = channel  # broadcasts reach a parked session past its mailbox
     on_start(pid, session.statistics)
 

@@ -1,11 +1,9 @@
-"""The fast path under trio-websocket: one queue per connection, written without yielding.
+"""One queue per connection, written without yielding; reads without a reader task.
 
-trio-websocket sends a message by taking a lock and awaiting
-``stream.send_all``: two scheduler passes per message even when the kernel
-takes the bytes at once. A broadcast to many clients pays that per client.
-Here every byte a connection sends, whether trio-websocket's own (handshake
-response, pongs, close) or the data frames actorsock builds itself (see
-:mod:`actorsock.core.wire`), goes through one :class:`ConnectionStream`:
+An ``await stream.send_all`` per message costs scheduler passes even when
+the kernel takes the bytes at once, and a broadcast to many clients pays that
+per client. Here every byte a connection sends (handshake response, data
+frames, pongs, close, SSE events) goes through one :class:`ConnectionStream`:
 
 * bytes are appended to the connection's :class:`SendQueue` and, on a plain
   TCP socket, written at once with a non-blocking ``writev`` from the queue's
@@ -14,8 +12,6 @@ response, pongs, close) or the data frames actorsock builds itself (see
 * what the kernel does not take waits in the queue; a short-lived flusher
   task (started only then) waits for the socket to become writable and
   writes the rest. An idle connection has no flusher task.
-* trio-websocket's ``send_all`` returns once its own bytes are written, so
-  its close handshake and error handling work as before.
 * a TLS stream cannot be written synchronously; there the flusher does all
   the writing through ``SSLStream.send_all``.
 * broadcasts (:func:`actorsock.runtime.fan_out.fan_out_frames`) write to a
@@ -25,20 +21,13 @@ response, pongs, close) or the data frames actorsock builds itself (see
   written at once and which closes as soon as anything is queued, the
   socket breaks or data closes; writes made that way are counted in
   :data:`~actorsock.runtime.fan_out.TALLY`.
-* reading (trio-websocket's reader task calls :meth:`ConnectionStream.receive_some`)
-  waits on the run's :class:`~actorsock.transports.readiness.ReadinessHub`
+* reading waits on the run's :class:`~actorsock.transports.readiness.ReadinessHub`
   rather than trio's one-shot ``wait_readable``, and only after a read
-  that emptied the socket: one ``read`` per client message, no ``epoll_ctl``
-  and no failed ``recv``. When the socket becomes readable, the hub's task
-  reads it and offers the bytes to the inbound shortcut (see
-  :meth:`ConnectionStream.set_inbound_shortcut`): whole one-frame messages
-  go straight to the connection, and the reader task is only woken for
-  anything else.
-
-This module and :mod:`actorsock.transports.websocket` are the only places
-that depend on how trio-websocket writes (it must send everything through
-``_stream.send_all`` and negotiate no extension). ``tests/transports`` checks
-both and fails loudly if that changes.
+  that emptied the socket: one ``read`` per batch of client messages, no
+  ``epoll_ctl`` and no failed ``recv``. A session reads in its own task,
+  without waiting (:meth:`ConnectionStream.read_nowait`), when the hub says
+  data came (:meth:`ConnectionStream.on_data`): no reader task per
+  connection.
 """
 
 from __future__ import annotations
@@ -77,14 +66,6 @@ class ConnectionStream(trio.abc.Stream):
 
     Args:
         stream: The accepted client stream.
-        prefix: The opening handshake for the WebSocket engine, returned
-            first by :meth:`receive_some`.
-        early: Bytes the client sent right behind its head (its first
-            frames). Reads after ``prefix`` wait until :meth:`open_inbound`
-            says the upgrade was accepted, then return these, then read the
-            socket: bytes read before the engine has accepted the upgrade
-            would be lost (wsproto's server starts its connection without the
-            handshake parser's leftovers).
         queue: The connection's send queue.
         on_trouble: Called (synchronously) when the queue overflows or the
             socket breaks, so the connection can react.
@@ -107,22 +88,17 @@ class ConnectionStream(trio.abc.Stream):
 
     # Slots: one per connection, read once per recipient of a broadcast.
     __slots__ = (
-        "_at_eof",
         "_closed",
+        "_data_hook",
         "_data_open",
         "_drained",
-        "_early",
         "_fd",
         "_flush_lock",
         "_flusher_running",
         "_hub",
         "_on_trouble",
-        "_prefix",
-        "_read_error",
         "_readable",
-        "_shortcut",
         "_spawn",
-        "_upgrade_accepted",
         "broken",
         "gate",
         "lane",
@@ -134,24 +110,19 @@ class ConnectionStream(trio.abc.Stream):
     def __init__(
         self,
         stream: trio.abc.Stream,
-        prefix: bytes,
         queue: SendQueue,
         on_trouble: Callable[[], None],
         gate: Gate = _CLOSED,
-        early: bytes = b"",
         wire: WireFormat = WEBSOCKET,
     ) -> None:
         self.transport_stream = stream
         self.wire = wire
         self._closed = False
-        self._early = early
-        self._upgrade_accepted: trio.Event | None = trio.Event()
         self.gate = gate
         self.lane: Pid | None = None
         self.queue = queue
         self.broken: BaseException | None = None
         self._data_open = False
-        self._prefix = prefix
         self._on_trouble = on_trouble
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         if self._fd >= 0:
@@ -159,14 +130,13 @@ class ConnectionStream(trio.abc.Stream):
         self._flush_lock = trio.Lock()
         self._flusher_running = False
         self._spawn: Callable[..., Any] | None = None
+        # False after a read that emptied the socket (wait before the next).
         self._drained = False
         # The hub's wake-up for this socket (False: trio's wait_readable;
         # None: not looked up yet, on the first read).
         self._readable: Readable | Literal[False] | None = None
         self._hub: ReadinessHub | None = None
-        self._shortcut: Callable[[bytes], bool] | None = None
-        self._read_error: OSError | None = None
-        self._at_eof = False
+        self._data_hook: Callable[[], None] | None = None
 
     @property
     def data_open(self) -> bool:
@@ -218,84 +188,83 @@ class ConnectionStream(trio.abc.Stream):
 
     # -- reading ---------------------------------------------------------
 
-    def open_inbound(self) -> None:
-        """The upgrade was accepted: reads go on past the handshake (see ``early``)."""
-        accepted = self._upgrade_accepted
-        if accepted is not None:
-            self._prefix, self._early = self._prefix + self._early, b""
-            self._upgrade_accepted = None
-            accepted.set()
+    @property
+    def reads_without_waiting(self) -> bool:
+        """True if :meth:`read_nowait` works: a plain socket watched by the run's hub."""
+        if self._fd < 0:
+            return False
+        if self._readable is None:
+            self._watch(self._fd)
+        return bool(self._readable)
 
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._prefix:
-            await trio.lowlevel.checkpoint()
-            return self._take_prefix(max_bytes)
-        accepted = self._upgrade_accepted
-        if accepted is not None:
-            await accepted.wait()
-            if self._prefix:
-                return self._take_prefix(max_bytes)
+    def on_data(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` (synchronously, in the hub's task) whenever data or
+        the end of the stream reaches the socket; a task that reads with
+        :meth:`read_nowait` parks until then."""
+        self._data_hook = hook
+        if self._readable is None and self._fd >= 0:
+            self._watch(self._fd)
+
+    def read_nowait(self, max_bytes: int = _RECEIVE_SIZE) -> bytes | None:
+        """Read what the socket holds now, without waiting.
+
+        Only when :attr:`reads_without_waiting`. A read that empties the
+        socket is not followed by another until the hub says more came, so
+        an idle connection costs no system call.
+
+        Returns:
+            The bytes; ``b""`` at the end of the stream; None if nothing is
+            there now.
+
+        Raises:
+            trio.BrokenResourceError: If the socket failed.
+            trio.ClosedResourceError: If the stream was closed.
+        """
         fd = self._fd
         if fd < 0:
-            return bytes(await self.transport_stream.receive_some(max_bytes))
-        size = _RECEIVE_SIZE if max_bytes is None else max_bytes
-        # trio's own receive_some reads first and waits only if that fails.
-        # After a read that emptied the socket that first read almost always
-        # fails, and on a busy server the failed system call is a measurable
-        # share of each message. So: wait first when the last read emptied
-        # the socket, read first when it filled the buffer.
-        if self._readable is None:
-            self._watch(fd)
-        waited = self._drained
-        if waited:
-            await self._wait_readable(fd)
-        else:
-            await trio.lowlevel.checkpoint_if_cancelled()
-        while True:
-            if self._prefix:  # read by the hub while this task waited
-                return self._take_prefix(max_bytes)
-            if self._read_error is not None:
-                raise trio.BrokenResourceError(self._read_error) from self._read_error
-            if self._fd < 0:
-                raise trio.ClosedResourceError("the stream was closed")
-            if self._at_eof:
-                return b""
-            try:
-                data = os.read(fd, size)
-            except BlockingIOError:
-                # Wait outside the except block: an idle connection parks
-                # here, and inside it the exception and its traceback (a
-                # cycle with this frame) would live as long as the wait.
-                data = None
-            except OSError as exc:
-                raise trio.BrokenResourceError(exc) from exc
-            if data is not None:
-                break
-            await self._wait_readable(fd)
-            waited = True
-        if not waited:
-            await trio.lowlevel.cancel_shielded_checkpoint()
-        self._drained = len(data) < size
+            raise trio.ClosedResourceError("the stream was closed")
+        if self._drained:
+            return None
+        try:
+            data = os.read(fd, max_bytes)
+        except BlockingIOError:
+            self._drained = not self._hung_up()
+            return None
+        except OSError as exc:
+            raise trio.BrokenResourceError(exc) from None
+        # Once the peer hung up no edge comes again: read on until the end.
+        self._drained = 0 < len(data) < max_bytes and not self._hung_up()
         return data
 
-    def _take_prefix(self, max_bytes: int | None) -> bytes:
-        if max_bytes is None or max_bytes >= len(self._prefix):
-            data, self._prefix = self._prefix, b""
-        else:
-            data, self._prefix = self._prefix[:max_bytes], self._prefix[max_bytes:]
-        return bytes(data)
+    def _hung_up(self) -> bool:
+        readable = self._readable
+        return bool(readable) and readable.hung_up  # type: ignore[union-attr]
 
-    def set_inbound_shortcut(self, take: Callable[[bytes], bool]) -> None:
-        """Let the readiness hub hand client bytes straight to ``take``.
+    async def wait_for_data(self) -> None:
+        """Return once :meth:`read_nowait` may find something (at once if it may now)."""
+        if not (self._drained and self._fd >= 0):
+            await trio.lowlevel.checkpoint()
+            return
+        while self._drained and self._fd >= 0:  # a wake-up kept from before is no news
+            await self._wait_readable(self._fd)
 
-        When the socket becomes readable while the reader task waits with
-        nothing pending, the hub's task reads the bytes itself and offers
-        them to ``take``; if it returns True they were consumed (queued as
-        client messages) and the reader task keeps waiting, saving it a
-        wake-up per message. Otherwise the reader gets them from
-        :meth:`receive_some`, as if it had read them.
-        """
-        self._shortcut = take
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        fd = self._fd
+        if fd < 0:
+            if self._closed:
+                raise trio.ClosedResourceError("the stream was closed")
+            return bytes(await self.transport_stream.receive_some(max_bytes))
+        size = _RECEIVE_SIZE if max_bytes is None else max_bytes
+        if self._readable is None:
+            self._watch(fd)
+        while True:
+            if self._drained:
+                await self._wait_readable(fd)
+            else:
+                await trio.lowlevel.checkpoint()
+            data = self.read_nowait(size)
+            if data is not None:
+                return data
 
     def _watch(self, fd: int) -> None:
         hub = readiness_hub()
@@ -310,35 +279,21 @@ class ConnectionStream(trio.abc.Stream):
         readable = self._readable
         if readable:
             await readable.wait()
+            if readable.hung_up:
+                self._drained = False  # read once more: the end, or an error
         else:
             await trio.lowlevel.wait_readable(fd)
+            self._drained = False
 
     def _on_ready(self) -> None:
         """Data or a hang-up reached the socket (called in the hub's task)."""
         readable = self._readable
         assert readable
-        take = self._shortcut
-        if take is None or not readable.waker.waiting or readable.hung_up or self._prefix:
-            readable.waker.wake()
-            return
-        try:
-            data = os.read(self._fd, _RECEIVE_SIZE)
-        except BlockingIOError:
-            return  # nothing after all; the reader keeps waiting
-        except OSError as exc:
-            # Without its traceback, whose frame holds this stream (a cycle).
-            self._read_error = exc.with_traceback(None)
-        else:
-            self._drained = len(data) < _RECEIVE_SIZE
-            if not data:
-                self._at_eof = True
-            elif take(data):
-                if not self._drained:
-                    readable.waker.wake()  # more may be waiting: the reader reads on
-                return
-            else:
-                self._prefix = data
+        self._drained = False
         readable.waker.wake()
+        hook = self._data_hook
+        if hook is not None:
+            hook()
 
     # -- writing data frames (synchronous) --------------------------------
 
@@ -536,6 +491,23 @@ class ConnectionStream(trio.abc.Stream):
         if self.broken is not None and queue.is_pending(ticket):
             raise trio.BrokenResourceError("connection broken") from self.broken
 
+    def write_control(self, data: bytes) -> bool:
+        """Queue control bytes (a pong, a close frame) past the send policy and
+        write what the socket takes now; the flusher writes the rest.
+
+        Returns:
+            False if the socket is broken or the queue far past its bound
+            (the connection is then told: ``on_trouble``).
+        """
+        if self.broken is not None:
+            return False
+        if self.queue.push_control(data) is None:
+            self._on_trouble()
+            return False
+        self._close_lane()
+        self._write_or_defer()
+        return True
+
     async def flush(self) -> None:
         """Return once everything queued so far is written (or the socket broke)."""
         queue = self.queue
@@ -568,10 +540,10 @@ class ConnectionStream(trio.abc.Stream):
             self.queue.sent_bytes += sent
         if self._hub is not None and fd >= 0:
             self._hub.unregister(fd)
-        # Drop what points back at the connection (its WebSocket's shortcut,
-        # its nursery, its pid) so that reference counting frees it all as
-        # soon as the connection's task lets go, without the cycle collector.
-        self._shortcut = None
+        # Drop what points back at the connection (its data hook, its
+        # nursery, its pid) so that reference counting frees it all as soon
+        # as the connection's task lets go, without the cycle collector.
+        self._data_hook = None
         self._spawn = None
         self._readable = None
         self._hub = None

@@ -31,7 +31,7 @@ from ..runtime.stats import ConnectionStatistics, Counters
 from .fastpath import ConnectionStream
 from .front import close_quietly
 from .http import write_response
-from .websocket import ConnectionClosed, ServerWebSocket, accept_websocket
+from .websocket import ServerWebSocket, open_websocket
 
 __all__ = ["serve_websocket"]
 
@@ -76,9 +76,8 @@ async def serve_websocket(
     pid = session.pid
     session.log = ContextLogger(log, pid=pid, route=request.route, remote=remote)
     channel = ConnectionStream(
-        stream, head, session.queue, on_trouble=session.waker.wake, gate=session.waker, early=early
+        stream, session.queue, on_trouble=session.waker.wake, gate=session.waker
     )
-    del head, early  # the stream drops them once read; this frame lives as long as the session
     # Broadcast frames go past the handler, straight to the socket, while
     # the session is parked (see FrameSink and Pid.direct_fd).
     pid.frame_sink = channel
@@ -89,20 +88,22 @@ async def serve_websocket(
         await write_response(channel, None, response)
 
     async def upgrade(accept: Accept, nursery: trio.Nursery) -> ServerWebSocket | None:
+        nonlocal head, early
+        # This frame lives as long as the session: let go of the opening bytes.
+        opening, head, early = (head, early), b"", b""
         with trio.move_on_after(handshake_timeout):
-            try:
-                ws = await accept_websocket(
-                    nursery,
-                    channel,
-                    subprotocol=accept.subprotocol,
-                    headers=[(name.encode(), value.encode()) for name, value in accept.headers],
-                    max_message_size=session.max_message_size,
-                    on_inbound=session.waker.wake,
-                    incomplete_budget=incomplete_budget,
-                )
-            except ConnectionClosed:
-                return None
-            session.log.info("open", subprotocol=accept.subprotocol)
+            ws = await open_websocket(
+                nursery,
+                channel,
+                *opening,
+                subprotocol=accept.subprotocol,
+                headers=[(name.encode(), value.encode()) for name, value in accept.headers],
+                max_message_size=session.max_message_size,
+                on_inbound=session.waker.wake,
+                incomplete_budget=incomplete_budget,
+            )
+            if ws is not None:
+                session.log.info("open", subprotocol=accept.subprotocol)
             return ws
         return None
 

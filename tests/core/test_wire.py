@@ -37,12 +37,23 @@ def test_whole_messages_of_every_length_form(size):
     text = ("é" * size)[: size // 2]
     binary = bytes(i % 251 for i in range(size))
     data = client_frame(text.encode()) + client_frame(binary, 0x2)
-    assert decode_client_messages(data) == [text, binary]
+    assert decode_client_messages(data) == ([text, binary], len(data))
 
 
 def test_several_messages_in_one_read():
     data = b"".join(client_frame(f"m{i}".encode()) for i in range(50))
-    assert decode_client_messages(data) == [f"m{i}" for i in range(50)]
+    assert decode_client_messages(data) == ([f"m{i}" for i in range(50)], len(data))
+
+
+def test_a_limit_stops_at_a_frame_boundary():
+    frames = [client_frame(f"m{i}".encode()) for i in range(10)]
+    data = b"".join(frames)
+    messages, position = decode_client_messages(data, 0, 4)
+    assert messages == ["m0", "m1", "m2", "m3"] and position == sum(map(len, frames[:4]))
+    assert decode_client_messages(data, position, 100) == (
+        [f"m{i}" for i in range(4, 10)],
+        len(data),
+    )
 
 
 @pytest.mark.parametrize(
@@ -59,7 +70,6 @@ def test_several_messages_in_one_read():
         client_frame(b"\xff\xfe"),  # not UTF-8
         client_frame(b"hello")[:-1],  # payload cut short
         client_frame(b"hello")[:4],  # header cut short
-        client_frame(b"ok") + client_frame(b"ping", 0x9),  # good, then not
     ],
     ids=[
         "ping",
@@ -73,11 +83,16 @@ def test_several_messages_in_one_read():
         "bad-utf8",
         "short-payload",
         "short-header",
-        "mixed",
     ],
 )
 def test_anything_else_is_left_to_the_full_parser(data):
-    assert decode_client_messages(data) is None
+    assert decode_client_messages(data) == ([], 0)
+
+
+def test_reading_stops_at_the_first_frame_it_leaves_to_the_full_parser():
+    ok = client_frame(b"ok")
+    data = ok + client_frame(b"ping", 0x9) + client_frame(b"later")
+    assert decode_client_messages(data) == (["ok"], len(ok))
 
 
 def test_server_frames_and_prepared_frames():

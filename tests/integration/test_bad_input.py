@@ -284,3 +284,19 @@ async def test_one_crashing_connection_does_not_touch_the_others():
     crash = [r for r in reasons(events) if isinstance(r, Crash)]
     assert len(crash) == 1 and str(crash[0].exception) == "handler bug"
     assert app.statistics().crashes == 1
+
+
+async def test_a_client_offering_compression_gets_none_and_still_talks():
+    # The transport negotiates no extension: a client offering
+    # permessage-deflate (websockets does by default) must get plain frames.
+    app, _ = make_app()
+    async with open_test_server(app) as server:
+
+        def talk() -> tuple[list[str], str]:
+            with sync_connect(server.url("/echo"), compression="deflate") as ws:
+                ws.send("hello " * 100)
+                reply = ws.recv(timeout=5)
+                return [str(e) for e in ws.protocol.extensions], reply
+
+        extensions, reply = await trio.to_thread.run_sync(talk)
+        assert extensions == [] and reply == "hello " * 100

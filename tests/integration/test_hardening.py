@@ -102,7 +102,7 @@ def inject_everywhere(monkeypatch: pytest.MonkeyPatch, shot: OneShot) -> None:
     read_head = front_module.read_request_head
     to_request = front_module.to_request
     origin_allowed = front_module.origin_allowed
-    accept = connection_module.accept_websocket
+    accept = connection_module.open_websocket
     next_inbound = ServerWebSocket.next_inbound
 
     async def read_head_hook(stream, parser, max_size):
@@ -131,7 +131,7 @@ def inject_everywhere(monkeypatch: pytest.MonkeyPatch, shot: OneShot) -> None:
     monkeypatch.setattr(front_module, "read_request_head", read_head_hook)
     monkeypatch.setattr(front_module, "to_request", routing_hook)
     monkeypatch.setattr(front_module, "origin_allowed", origin_hook)
-    monkeypatch.setattr(connection_module, "accept_websocket", upgrade_hook)
+    monkeypatch.setattr(connection_module, "open_websocket", upgrade_hook)
     monkeypatch.setattr(ServerWebSocket, "next_inbound", first_frame_hook)
 
 

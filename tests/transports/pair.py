@@ -23,7 +23,6 @@ async def tcp_pair(
     The client is synchronous on purpose: what it sends between two awaits of
     the test reaches the server's socket with no chance for the server to
     look in between (loopback queues the bytes before ``send`` returns).
-    The stream's prefix (the request head it was given) is ``b"HEAD"``.
     """
     listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
     async with listener:
@@ -36,11 +35,9 @@ async def tcp_pair(
         assert isinstance(accepted, trio.SocketStream)
         stream = ConnectionStream(
             accepted,
-            b"HEAD",
             queue if queue is not None else SendQueue(1 << 16, 64, "disconnect"),
             on_trouble=on_trouble,
         )
-        stream.open_inbound()  # as after an accepted upgrade: reads go past the prefix
         try:
             yield stream, client
         finally:
