@@ -18,6 +18,9 @@
  *   echo        --echo-clients E do --echo-rounds K round trips on /echo
  *               each, while the /ws clients get a broadcast every
  *               --broadcast-interval seconds.
+ * --sse-path P makes every subscriber but client 0 (the sender, which stays a
+ * WebSocket client of --ws-path) a Server-Sent Events reader of P: a GET,
+ * then each event's "data:" line is a message (chunked or not).
  * --slow S adds S clients with a tiny receive buffer that never read; with
  * --slow-start R they connect just before round R (and with --slow-end R2
  * they close before round R2), so the rounds without them are a baseline
@@ -60,22 +63,23 @@ typedef struct {
     size_t len, cap;
     int echo_left;
     uint64_t echo_sent;
+    int sse; /* reads text/event-stream instead of WebSocket frames */
 } conn_t;
 
 static struct {
     const char *host;
     int port;
-    const char *ws_path, *echo_path, *mode;
+    const char *ws_path, *echo_path, *mode, *sse_path;
     int clients, echo_clients, slow, rounds, messages, window, size, echo_rounds;
     double timeout, broadcast_interval, round_gap, round_timeout;
     int sources, max_pending, slow_start, slow_end, slow_period;
-} opt = {"127.0.0.1", 0, "/ws", "/echo", "broadcast", 100, 0, 0, 20, 1000, 64, 64, 100,
+} opt = {"127.0.0.1", 0, "/ws", "/echo", "broadcast", NULL, 100, 0, 0, 20, 1000, 64, 64, 100,
          120.0, 1.0, 0.05, 10.0, 200, 512, -1, -1, 0};
 
 static conn_t *conns;
 static int nconns, epfd;
 static int opened, failed, closed_early;
-static uint64_t deadline;
+static uint64_t deadline, connected_at;
 
 /* Per-message bookkeeping for the /ws stream (rounds or throughput messages). */
 static int nmsg;
@@ -164,6 +168,13 @@ static int send_all(conn_t *c, const char *data, size_t len) {
 
 static void send_request(conn_t *c) {
     char req[512];
+    if (c->sse) {
+        int n = snprintf(req, sizeof req,
+                         "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n\r\n",
+                         opt.sse_path, opt.host, opt.port);
+        if (send_all(c, req, (size_t)n) < 0) close_conn(c);
+        return;
+    }
     const char *path = c->role == ROLE_ECHO ? opt.echo_path : opt.ws_path;
     int n = snprintf(req, sizeof req,
                      "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
@@ -238,6 +249,25 @@ static void on_message(conn_t *c, const char *p, size_t len, uint64_t t) {
     add_latency(t - sent);
 }
 
+/* Every complete event in c->buf (a block ended by a blank line): its data
+ * line is a message. Chunk-size lines between events are skipped over. */
+static void parse_events(conn_t *c) {
+    size_t off = 0;
+    uint64_t t = now_ns();
+    for (;;) {
+        char *start = c->buf + off;
+        char *end = memmem(start, c->len - off, "\n\n", 2);
+        if (!end) break;
+        char *data = memmem(start, (size_t)(end - start), "data: ", 6);
+        if (data) on_message(c, data + 6, (size_t)(end - data - 6), t);
+        off = (size_t)(end - c->buf) + 2;
+    }
+    if (off) {
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+    }
+}
+
 /* Parse every complete server frame in c->buf. */
 static void parse_frames(conn_t *c) {
     size_t off = 0;
@@ -288,7 +318,10 @@ static void on_readable(conn_t *c) {
         if (c->state == ST_HANDSHAKE) {
             char *end = memmem(c->buf, c->len, "\r\n\r\n", 4);
             if (!end) continue;
-            if (strncmp(c->buf, "HTTP/1.1 101", 12) != 0) { close_conn(c); return; }
+            if (strncmp(c->buf, c->sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12) != 0) {
+                close_conn(c);
+                return;
+            }
             size_t head = (size_t)(end - c->buf) + 4;
             memmove(c->buf, c->buf + head, c->len - head);
             c->len -= head;
@@ -299,7 +332,10 @@ static void on_readable(conn_t *c) {
                 return;
             }
         }
-        if (c->state == ST_OPEN) parse_frames(c);
+        if (c->state == ST_OPEN) {
+            if (c->sse) parse_events(c);
+            else parse_frames(c);
+        }
         if (c->state == ST_CLOSED) return;
         if ((size_t)n < 4096) break;
     }
@@ -378,7 +414,8 @@ static int count_alive(int role) {
 
 static conn_t *sender(void) {
     for (int i = 0; i < nconns; i++)
-        if (conns[i].role == ROLE_SUB && conns[i].state == ST_OPEN) return &conns[i];
+        if (conns[i].role == ROLE_SUB && !conns[i].sse && conns[i].state == ST_OPEN)
+            return &conns[i];
     return NULL;
 }
 
@@ -499,9 +536,11 @@ static void print_common(uint64_t started) {
                  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
     printf("\"mode\": \"%s\", \"clients\": %d, \"echo_clients\": %d, \"slow\": %d, "
            "\"connected\": %d, \"failed\": %d, \"closed_early\": %d, \"size\": %d, "
-           "\"loadgen_cpu_s\": %.3f, \"wall_s\": %.3f, \"bytes_in\": %lld",
+           "\"loadgen_cpu_s\": %.3f, \"wall_s\": %.3f, \"bytes_in\": %lld, "
+           "\"connect_s\": %.3f, \"max_pending\": %d",
            opt.mode, opt.clients, opt.echo_clients, opt.slow, opened, failed, closed_early,
-           opt.size, cpu, (double)(now_ns() - started) / 1e9, bytes_in);
+           opt.size, cpu, (double)(now_ns() - started) / 1e9, bytes_in,
+           (double)(connected_at - started) / 1e9, opt.max_pending);
 }
 
 static void print_rounds(double *ms, int n, int complete) {
@@ -532,7 +571,8 @@ static void usage(void) {
             "usage: loadgen --port P [--mode idle|broadcast|throughput|echo] [--clients N]\n"
             "  [--rounds R] [--messages M] [--window W] [--size BYTES] [--slow S]\n"
             "  [--echo-clients E] [--echo-rounds K] [--broadcast-interval S]\n"
-            "  [--ws-path /ws] [--echo-path /echo] [--sources 200] [--timeout S]\n"
+            "  [--ws-path /ws] [--echo-path /echo] [--sse-path /events] [--sources 200]\n"
+            "  [--max-pending 512] [--timeout S]\n"
             "  [--round-timeout S] [--round-gap S] [--slow-start ROUND] [--slow-end ROUND]\n"
             "  [--slow-period ROUNDS]\n");
     exit(2);
@@ -562,6 +602,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--slow-period")) opt.slow_period = atoi(v);
         else if (!strcmp(a, "--ws-path")) opt.ws_path = v;
         else if (!strcmp(a, "--echo-path")) opt.echo_path = v;
+        else if (!strcmp(a, "--sse-path")) opt.sse_path = v;
+        else if (!strcmp(a, "--max-pending")) opt.max_pending = atoi(v);
         else if (!strcmp(a, "--sources")) opt.sources = atoi(v);
         else if (!strcmp(a, "--timeout")) opt.timeout = atof(v);
         else usage();
@@ -584,10 +626,12 @@ int main(int argc, char **argv) {
                         : i < opt.clients + opt.echo_clients ? ROLE_ECHO
                                                              : ROLE_SLOW;
         conns[i].echo_left = opt.echo_rounds;
+        conns[i].sse = opt.sse_path && i > 0 && i < opt.clients;
     }
     epfd = epoll_create1(0);
     if (epfd < 0) die("epoll_create1");
     connect_all(opt.slow_start >= 0 || opt.slow_period > 0 ? nconns - opt.slow : nconns);
+    connected_at = now_ns();
     fprintf(stderr, "loadgen: %d connected, %d failed\n", opened, failed);
 
     printf("{");
@@ -641,6 +685,7 @@ int main(int argc, char **argv) {
             send_text(c, payload, n);
         }
         int broadcasts = 0;
+        uint64_t echo_started = now_ns();
         uint64_t next_broadcast = now_ns();
         while (!echo_done() && now_ns() < deadline) {
             if (opt.clients && opt.broadcast_interval > 0 && now_ns() >= next_broadcast &&
@@ -650,8 +695,10 @@ int main(int argc, char **argv) {
             }
             loop_until(echo_done, 0.01);
         }
+        double echo_s = (double)(now_ns() - echo_started) / 1e9;
         print_common(started);
         printf(", \"echo_rounds\": %d, \"echo_rtts\": %zu", opt.echo_rounds, necho);
+        printf(", \"echo_per_s\": %.0f", echo_s > 0 ? (double)necho / echo_s : 0.0);
         /* Each client has one request in flight, so a server that stalls
          * delays one round trip per client, however long the stall: the
          * maximum shows stalls that the percentiles hide. */

@@ -35,6 +35,7 @@ Results: a markdown table on stdout, ``bench/results/latest.json`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -61,6 +62,9 @@ class Server:
     command: list[str]
     needs: str = ""  # an executable or module that must exist
     env: dict[str, str] = field(default_factory=dict)
+    sse_path: str = ""  # a Server-Sent Events stream of the /ws broadcasts, if served
+    # Run only when asked for by this name in --servers (a measurement aid).
+    on_request: str = ""
 
 
 def servers() -> list[Server]:
@@ -72,6 +76,14 @@ def servers() -> list[Server]:
             [py, "-m", "actorsock", "run", "examples.broadcast:app", "--log-level", "warning"],
             # The default cap (10,000) would answer 503 past it.
             env={"ACTORSOCK_SERVER_MAX_CONNECTIONS": "100000"},
+            sse_path="/events",
+        ),
+        Server(
+            "actorsock (no direct lane)",
+            [py, str(BENCH / "actorsock_without_lane.py")],
+            env={"ACTORSOCK_SERVER_MAX_CONNECTIONS": "100000"},
+            sse_path="/events",
+            on_request="no-lane",
         ),
         Server("websockets (asyncio)", [py, str(peers / "websockets_asyncio.py")], "websockets"),
         Server("websockets (trio)", [py, str(peers / "websockets_trio.py")], "websockets.trio"),
@@ -347,6 +359,40 @@ def run_scenario(name: str, server: Server, plan: Plan) -> dict[str, Any]:
             clients=plan.broadcast_clients,
             rounds=plan.rounds,
         )
+    if name == "sse":
+        if not server.sse_path:
+            return {"skipped": "no Server-Sent Events route"}
+        # The same broadcast; every client but the sender reads it as SSE.
+        return scenario(
+            server,
+            plan.timeout,
+            mode="broadcast",
+            clients=plan.broadcast_clients,
+            rounds=plan.rounds,
+            sse_path=server.sse_path,
+        )
+    if name == "accept":
+        # After a deploy or a network blip every client reconnects at once:
+        # how long until all are in, with 500 handshakes in flight.
+        return scenario(
+            server,
+            plan.timeout,
+            mode="broadcast",
+            clients=plan.idle_clients,
+            rounds=1,
+            max_pending=500,
+        )
+    if name == "echo_tp":
+        # 100 clients ping-ponging on /echo as fast as they can, nothing else.
+        return scenario(
+            server,
+            plan.timeout,
+            mode="echo",
+            clients=0,
+            echo_clients=plan.echo_clients,
+            echo_rounds=plan.echo_rounds,
+            broadcast_interval=0,
+        )
     if name == "throughput":
         return scenario(
             server,
@@ -425,6 +471,8 @@ def cell(results: dict[str, Any], scenario_name: str, render: Any) -> str:
         return "—"
     if "error" in value:
         return "error"
+    if "skipped" in value:
+        return "n/a"
     try:
         return str(render(value))
     except (KeyError, TypeError):
@@ -446,12 +494,14 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
         f"| {plan.tp_clients:,} clients x {plan.tp_messages:,} msgs, deliveries/s "
         f"| echo RTT p50 / p99 / max ({plan.echo_clients} clients, "
         f"{plan.broadcast_clients:,} on /ws) "
-        f"| slow client effect on broadcast | loadgen CPU s |"
+        f"| slow client effect on broadcast "
+        f"| broadcast over SSE, last receive | accept {plan.idle_clients:,} clients "
+        f"| echo msgs/s ({plan.echo_clients} clients) | loadgen CPU s |"
     )
-    lines = [header, "|" + "---|" * 8]
+    lines = [header, "|" + "---|" * 11]
     for name, results in all_results.items():
         if "skipped" in results:
-            lines.append(f"| {name} | skipped: {results['skipped']} |" + " |" * 6)
+            lines.append(f"| {name} | skipped: {results['skipped']} |" + " |" * 9)
             continue
         cpu = sum(
             float(value.get("loadgen_cpu_s", 0))
@@ -492,6 +542,9 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
                         ),
                     ),
                     cell(results, "slow", slow_cell),
+                    cell(results, "sse", lambda r: f"{r['completion_ms_median']:.1f} ms"),
+                    cell(results, "accept", lambda r: f"{r['connect_s']:.2f} s"),
+                    cell(results, "echo_tp", lambda r: f"{r['echo_per_s']:,.0f}"),
                     f"{cpu:.1f}",
                 ]
             )
@@ -512,6 +565,25 @@ def ratios(all_results: dict[str, dict[str, Any]]) -> list[str]:
         notes.append(f"deliveries/s vs websockets (asyncio): {t:.2f}x (goal >= 1.1)")
     except (KeyError, TypeError, ZeroDivisionError):
         pass
+    for label, compute, goal in (
+        (
+            "SSE broadcast vs WebSocket broadcast (actorsock)",
+            lambda: ours["sse"]["completion_ms_median"] / ours["broadcast"]["completion_ms_median"],
+            "<= 1.2",
+        ),
+        (
+            "accept time vs websockets (asyncio)",
+            lambda: ours["accept"]["connect_s"] / peer["accept"]["connect_s"],
+            "<= 1.0",
+        ),
+        (
+            "echo msgs/s vs websockets (asyncio)",
+            lambda: ours["echo_tp"]["echo_per_s"] / peer["echo_tp"]["echo_per_s"],
+            ">= 1.0",
+        ),
+    ):
+        with contextlib.suppress(KeyError, TypeError, ZeroDivisionError):
+            notes.append(f"{label}: {compute():.2f}x (goal {goal})")
     try:
         echo = ours["echo"]
         notes.append(
@@ -528,12 +600,21 @@ def ratios(all_results: dict[str, dict[str, Any]]) -> list[str]:
     return notes
 
 
+def _wanted(server: Server, wanted: list[str]) -> bool:
+    """Whether ``--servers`` picks ``server`` (name prefixes; on-request ones by their key)."""
+    if server.on_request:
+        return server.on_request in wanted
+    return not wanted or any(server.name.startswith(w) for w in wanted)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--servers", help="comma-separated names (default: all)")
     parser.add_argument(
-        "--scenarios", default="idle,broadcast,throughput,echo,slow", help="comma-separated"
+        "--scenarios",
+        default="idle,accept,broadcast,sse,throughput,echo,echo_tp,slow",
+        help="comma-separated",
     )
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="results folder")
     sizes = (
@@ -553,9 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     plan = Plan(**{**asdict(plan), **overrides})
     build_loadgen()
     chosen = servers()
-    if args.servers:
-        wanted = [name.strip() for name in args.servers.split(",")]
-        chosen = [s for s in chosen if any(s.name.startswith(w) for w in wanted)]
+    wanted = [name.strip() for name in (args.servers or "").split(",") if name.strip()]
+    chosen = [s for s in chosen if _wanted(s, wanted)]
     all_results: dict[str, dict[str, Any]] = {}
     for server in chosen:
         reason = availability(server)

@@ -4,7 +4,9 @@
 
 * ``/ws``: every text message received from any client is sent to every
   connected ``/ws`` client, the sender included;
-* ``/echo``: every message is sent back to its sender.
+* ``/echo``: every message is sent back to its sender;
+* ``/events``: a Server-Sent Events stream of the same broadcasts (each
+  message is one event's data), for the SSE row of the bench.
 
 Keep this contract stable: the benchmarks in ``bench/`` rely on it.
 
@@ -29,6 +31,13 @@ class Broadcast(Handler):
             broadcast_frame(TOPIC, frame)
 
 
+class Events(Handler):
+    """The /ws broadcasts over Server-Sent Events (the same topic)."""
+
+    async def websocket_init(self) -> None:
+        subscribe(TOPIC)
+
+
 class Echo(Handler):
     idle_timeout = 3600.0
 
@@ -38,4 +47,8 @@ class Echo(Handler):
         return frame if isinstance(frame, Text | Binary) else None
 
 
-app = App(routes={"/ws": Broadcast, "/echo": Echo}, name="broadcast")
+app = App(
+    routes={"/ws": Broadcast, "/echo": Echo},
+    sse_routes={"/events": Events},
+    name="broadcast",
+)

@@ -51,7 +51,7 @@ from ..core.wire import PreparedFrame
 from ..logging import ContextLogger
 from ..runtime.session import Session, serve_session
 from ..runtime.stats import ConnectionStatistics, Counters
-from .fastpath import ConnectionStream
+from .fastpath import ConnectionStream, StreamBacked
 from .front import close_quietly
 from .http import response_head, write_response
 
@@ -61,7 +61,7 @@ __all__ = ["EventStream", "serve_event_stream"]
 _STREAM_HEADERS = (("cache-control", "no-cache"), ("x-accel-buffering", "no"))
 
 
-class EventStream:
+class EventStream(StreamBacked):
     """A :class:`~actorsock.core.transport.Transport` over an SSE response body.
 
     Args:
@@ -79,22 +79,6 @@ class EventStream:
         self.wire = stream.wire
         self._heartbeat = chunk(HEARTBEAT) if chunked else HEARTBEAT
         self.client_gone = False
-
-    @property
-    def data_open(self) -> bool:
-        return self.stream.data_open
-
-    @property
-    def failed(self) -> bool:
-        return self.stream.broken is not None
-
-    @property
-    def sent_frames(self) -> int:
-        return self.stream.sent_frames
-
-    @property
-    def sent_bytes(self) -> int:
-        return self.stream.sent_bytes
 
     def next_inbound(self) -> None:
         """Nothing comes from the client; raises once it has left.

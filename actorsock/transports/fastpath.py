@@ -46,7 +46,7 @@ from ..runtime.fan_out import TALLY
 from ..runtime.fan_out import WRITEV_BATCH as _WRITEV_BATCH
 from .readiness import Readable, ReadinessHub, readiness_hub
 
-__all__ = ["ConnectionStream"]
+__all__ = ["ConnectionStream", "StreamBacked"]
 
 # Bytes read at a time when the caller names no size.
 _RECEIVE_SIZE = 65536
@@ -549,3 +549,36 @@ class ConnectionStream(trio.abc.Stream):
         self._hub = None
         self.lane = None
         await self.transport_stream.aclose()
+
+
+class StreamBacked:
+    """What a transport over a :class:`ConnectionStream` reports from it.
+
+    The WebSocket and the Server-Sent Events transports share these; each
+    sets ``self.stream``.
+    """
+
+    __slots__ = ()
+    stream: ConnectionStream
+
+    @property
+    def data_open(self) -> bool:
+        """True while data frames may be sent (kept by the stream, which a
+        broadcast touches anyway: reading it there saves a cache miss per
+        recipient)."""
+        return self.stream.data_open
+
+    @property
+    def failed(self) -> bool:
+        """True once a write to the socket failed."""
+        return self.stream.broken is not None
+
+    @property
+    def sent_frames(self) -> int:
+        """Data frames accepted (see :attr:`ConnectionStream.sent_frames`)."""
+        return self.stream.sent_frames
+
+    @property
+    def sent_bytes(self) -> int:
+        """Bytes written (see :attr:`ConnectionStream.sent_bytes`)."""
+        return self.stream.sent_bytes

@@ -36,7 +36,7 @@ client's answer (the caller bounds the wait).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import trio
 from wsproto import ConnectionType
@@ -58,7 +58,7 @@ from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
 from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote
 from ..core.transport import TransportClosed
 from ..core.wire import FrameBoundaries, PreparedFrame, decode_client_messages, encode_frame
-from .fastpath import ConnectionStream
+from .fastpath import ConnectionStream, StreamBacked
 
 __all__ = ["ServerWebSocket", "open_websocket"]
 
@@ -74,7 +74,7 @@ _SERVER_CLOSE_KINDS = {
 INBOUND_BATCH = 4
 
 
-class ServerWebSocket:
+class ServerWebSocket(StreamBacked):
     """The server side of one open WebSocket, as a :class:`~actorsock.core.transport.Transport`.
 
     Args:
@@ -97,6 +97,29 @@ class ServerWebSocket:
     supports_ping = True
     own_idle_rule = False
 
+    # Slots: one per connection, for as long as it lives.
+    __slots__ = (
+        "_boundaries",
+        "_budget",
+        "_close_answered",
+        "_events",
+        "_incomplete_bytes",
+        "_max_message_size",
+        "_message_size",
+        "_on_inbound",
+        "_parts",
+        "_protocol",
+        "_reading",
+        "_ready",
+        "_tls_arrived",
+        "_tls_may_read",
+        "_unread",
+        "inbound_overflowed",
+        "peer_close",
+        "sent_close_code",
+        "stream",
+    )
+
     def __init__(
         self,
         stream: ConnectionStream,
@@ -117,7 +140,7 @@ class ServerWebSocket:
         # at most, and an empty list is smaller than an empty deque).
         self._ready: list[Frame] = []
         self._unread = early  # read from the socket, not decoded yet
-        self._events: object = None  # wsproto's events of the bytes it was fed, being taken
+        self._events: Iterator[Event] | None = None  # wsproto's events of what it was fed
         self._parts: list[str | bytes] = []  # a fragmented message arriving
         self._message_size = 0
         self._incomplete_bytes = 0  # held in the budget for that message
@@ -129,31 +152,9 @@ class ServerWebSocket:
         self.peer_close: tuple[int, str] | None = None
         self.sent_close_code: int | None = None
         self.inbound_overflowed = False
-        self._close_answered = trio.Event()
+        self._close_answered = False  # the client answered the server's close frame
 
     # -- the Transport the session sees -----------------------------------
-
-    @property
-    def data_open(self) -> bool:
-        """True between the upgrade and the first close frame either way.
-
-        Kept by the stream, which a broadcast touches anyway: reading it
-        there saves a cache miss per recipient.
-        """
-        return self.stream.data_open
-
-    @property
-    def failed(self) -> bool:
-        """True once a write to the socket failed."""
-        return self.stream.broken is not None
-
-    @property
-    def sent_frames(self) -> int:
-        return self.stream.sent_frames
-
-    @property
-    def sent_bytes(self) -> int:
-        return self.stream.sent_bytes
 
     def next_inbound(self) -> Frame | None:
         """The next client frame, read now if the socket holds it; None if none is there.
@@ -202,7 +203,7 @@ class ServerWebSocket:
         if self._protocol.state is ConnectionState.OPEN:
             self._send_close(code, reason)
         await self.stream.flush()
-        while self._reading and not self._close_answered.is_set():
+        while self._reading and not self._close_answered:
             if self._events is not None or self._unread:
                 self.next_inbound_discarding()
             elif not self._read():
@@ -286,7 +287,7 @@ class ServerWebSocket:
         """Take wsproto's events until a frame is ready for the session (or none is left)."""
         events = self._events
         assert events is not None
-        for event in events:  # type: ignore[attr-defined]
+        for event in events:
             self._on_event(event)
             if self._ready or not self._reading:
                 return
@@ -342,7 +343,7 @@ class ServerWebSocket:
             self.stream.write_control(self._protocol.send(event.response()))
             self._stop_reading()
         else:  # our close, answered
-            self._close_answered.set()
+            self._close_answered = True
             self._stop_reading()
 
     def _fail(self, code: int, reason: str) -> None:

@@ -57,6 +57,14 @@ def test_quick_bench_run_counts_every_delivery(tmp_path):
         echo = results["echo"]
         assert echo["echo_rtts"] == plan["echo_clients"] * plan["echo_rounds"]
 
+        echo_tp = results["echo_tp"]
+        assert echo_tp["echo_rtts"] == plan["echo_clients"] * plan["echo_rounds"]
+        assert echo_tp["echo_per_s"] > 0
+
+        accept = results["accept"]
+        assert accept["connected"] == plan["idle_clients"] and accept["failed"] == 0
+        assert accept["max_pending"] == 500 and accept["connect_s"] > 0
+
         slow = results["slow"]
         # The slow client connects afresh for each of its blocks, every
         # other block, the warm-up included.
@@ -65,3 +73,13 @@ def test_quick_bench_run_counts_every_delivery(tmp_path):
         assert slow["connected"] == plan["broadcast_clients"] + blocks // 2
         assert slow["rounds_complete"] == slow["rounds"]
         assert not slow["stalled"]
+
+    # Only actorsock serves the broadcasts as Server-Sent Events: every
+    # client but the WebSocket sender reads them as events.
+    sse = report["results"]["actorsock"]["sse"]
+    assert sse["connected"] == plan["broadcast_clients"]
+    assert sse["rounds_complete"] == plan["rounds"]
+    assert sse["deliveries"] == plan["broadcast_clients"] * plan["rounds"]
+    assert report["results"]["C floor (epoll, no library)"]["sse"] == {
+        "skipped": "no Server-Sent Events route"
+    }
