@@ -49,6 +49,7 @@ from .runtime.connections import (
     max_connections_for,
 )
 from .runtime.loop import current_loop
+from .runtime.session import SessionServices
 from .runtime.stats import ConnectionStatistics, Counters, ServerStatistics
 from .runtime.supervisor import ChildSpec, Supervisor
 from .transports.endpoints import Endpoints, HttpTarget
@@ -184,38 +185,23 @@ class App:
         self._connections = connections
 
         budget = self._incomplete_budget = ByteBudget(server.max_incomplete_bytes)
+        services = SessionServices(
+            options=ws,  # the [websocket] section is the connection defaults
+            counters=self._counters,
+            incomplete_budget=budget,
+            log=self._log,
+            on_start=connections.started,
+            on_end=connections.ended,
+        )
         # A partial, not a wrapper coroutine: one frame less held per connection.
         on_websocket = functools.partial(
-            serve_websocket,
-            options=ws,  # the [websocket] section is the connection defaults
-            handshake_timeout=server.handshake_timeout,
-            counters=self._counters,
-            incomplete_budget=budget,
-            log=self._log,
-            on_start=connections.started,
-            on_end=connections.ended,
+            serve_websocket, services=services, handshake_timeout=server.handshake_timeout
         )
-
         self._event_stream_entry = functools.partial(
-            serve_event_stream,
-            options=ws,
-            sse=config.sse,
-            counters=self._counters,
-            incomplete_budget=budget,
-            log=self._log,
-            on_start=connections.started,
-            on_end=connections.ended,
+            serve_event_stream, services=services, sse=config.sse
         )
-
         self._long_polls = LongPollSessions(
-            options=ws,
-            long_poll=config.long_poll,
-            admission=admission,
-            counters=self._counters,
-            incomplete_budget=budget,
-            log=self._log,
-            on_start=connections.started,
-            on_end=connections.ended,
+            services=services, long_poll=config.long_poll, admission=admission
         )
 
         endpoints_options = {

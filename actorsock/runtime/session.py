@@ -53,6 +53,7 @@ from __future__ import annotations
 import math
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import trio
@@ -88,11 +89,12 @@ from ..core.send_queue import SendQueue
 from ..core.timers import TimerRef
 from ..core.transport import FrameRefused, Transport, TransportClosed
 from ..core.wire import PreparedFrame
+from ..logging import ContextLogger
 from .actor import run_terminate, spawn_process
 from .stats import ConnectionStatistics, Counters
 from .waker import LaneWaker
 
-__all__ = ["Session", "SessionCrash", "serve_session"]
+__all__ = ["Session", "SessionCrash", "SessionServices", "serve_session"]
 
 # Callbacks a busy session runs before it lets other tasks run.
 _STEPS_PER_YIELD = 4
@@ -120,6 +122,47 @@ def crash_reason(exc: BaseException) -> Crash:
     """
     traceback.clear_frames(exc.__traceback__)
     return Crash(exc)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionServices:
+    """What every session of a server shares, whatever its transport.
+
+    Attributes:
+        options: Connection defaults (the handler's class attributes win).
+        counters: Server counters to update.
+        incomplete_budget: The server-wide bound on bytes of client messages
+            still arriving (see :class:`~actorsock.core.budget.ByteBudget`).
+        log: The server logger (each session adds its pid, route and remote).
+        on_start: Called with each pid and a statistics probe once it exists.
+        on_end: Called with each pid after ``terminate`` has run.
+    """
+
+    options: ConnectionOptions
+    counters: Counters
+    incomplete_budget: ByteBudget
+    log: Any
+    on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None
+    on_end: Callable[[Any], None] = lambda pid: None
+
+    def session(self, handler_class: type[Handler], request: Request, **context: Any) -> Session:
+        """A fresh ``handler_class()`` for ``request``, as a session not started yet.
+
+        Args:
+            handler_class: The route's handler.
+            request: What ``init`` sees (also ``handler.request``).
+            **context: Extra pairs for the session's log lines (``transport="sse"``).
+        """
+        handler = handler_class()
+        handler.request = request
+        session = Session(
+            handler, request, self.options, self.counters, self.incomplete_budget, self.log
+        )
+        remote = f"{request.remote[0]}:{request.remote[1]}" if request.remote else "?"
+        session.log = ContextLogger(
+            self.log, pid=session.pid, route=request.route, remote=remote, **context
+        )
+        return session
 
 
 def _pick(handler_value: Any, default: Any) -> Any:

@@ -42,8 +42,8 @@ from ..core.request import Accept, Request, Response
 from ..core.send_queue import SendQueue
 from ..core.transport import TransportClosed
 from ..core.wire import PreparedFrame, encode_frame
-from ..logging import ContextLogger, get_logger
-from ..runtime.session import Session, serve_session
+from ..logging import get_logger
+from ..runtime.session import SessionServices, serve_session
 from ..runtime.stats import Counters
 
 __all__ = ["MemoryTransport", "SessionClient", "open_session"]
@@ -263,17 +263,11 @@ async def open_session(
     """
     config = (config or Config()).replace(**options) if options else (config or Config())
     request = request or Request("GET", "/")
-    handler = handler_class()
-    handler.request = request
-    session = Session(
-        handler,
-        request,
-        config.websocket,
-        Counters(),
-        ByteBudget(config.server.max_incomplete_bytes),
-        get_logger(),
+    services = SessionServices(
+        config.websocket, Counters(), ByteBudget(config.server.max_incomplete_bytes), get_logger()
     )
-    session.log = ContextLogger(get_logger(), pid=session.pid, route=request.route, remote="memory")
+    session = services.session(handler_class, request)
+    handler = session.handler
     transport = MemoryTransport(session.queue, session.waker.wake)
     client = SessionClient(handler, session.pid, transport)
 

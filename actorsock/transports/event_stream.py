@@ -27,12 +27,10 @@ event bytes are built once per wire format and shared
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import h11
 import trio
 
-from ..core.budget import ByteBudget
 from ..core.event_stream import (
     CONTENT_TYPE,
     EVENT_STREAM,
@@ -43,14 +41,12 @@ from ..core.event_stream import (
 )
 from ..core.frames import DataFrame, Ping, Pong
 from ..core.handler import Handler
-from ..core.options import ConnectionOptions, EventStreamOptions
+from ..core.options import EventStreamOptions
 from ..core.reasons import Crash, ErrorKind, ErrorReason, Reason, Remote
 from ..core.request import Accept, Request, Response
 from ..core.transport import FrameRefused, Transport, TransportClosed
 from ..core.wire import PreparedFrame
-from ..logging import ContextLogger
-from ..runtime.session import Session, serve_session
-from ..runtime.stats import ConnectionStatistics, Counters
+from ..runtime.session import SessionServices, serve_session
 from .fastpath import ConnectionStream, StreamBacked
 from .front import close_quietly
 from .http import response_head, write_response
@@ -179,13 +175,8 @@ async def serve_event_stream(
     request: Request,
     handler_class: type[Handler],
     *,
-    options: ConnectionOptions,
+    services: SessionServices,
     sse: EventStreamOptions,
-    counters: Counters,
-    incomplete_budget: ByteBudget,
-    log: Any,
-    on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None,
-    on_end: Callable[[Any], None] = lambda pid: None,
 ) -> None:
     """Serve one SSE request with a fresh ``handler_class()``.
 
@@ -194,21 +185,12 @@ async def serve_event_stream(
         parser: The stream's h11 parser, which read ``request`` (its body too).
         request: The GET request, with path params and route.
         handler_class: The route's :class:`Handler` subclass.
-        options: Server-wide connection defaults (mailbox, send queue...).
+        services: What the server's sessions share (options, counters...).
         sse: The ``[sse]`` options (heartbeat interval).
-        counters: Server counters to update.
-        incomplete_budget: Unused by SSE (nothing arrives); the session's bound.
-        log: The server logger.
-        on_start: Called with the pid and a statistics probe once it exists.
-        on_end: Called with the pid after ``terminate`` has run.
     """
-    handler = handler_class()
-    handler.request = request
-    remote = f"{request.remote[0]}:{request.remote[1]}" if request.remote else "?"
-    session = Session(handler, request, options, counters, incomplete_budget, log)
+    session = services.session(handler_class, request, transport="sse")
     session.ping_interval = sse.heartbeat_interval  # the heartbeat, on the session's deadline
     pid = session.pid
-    session.log = ContextLogger(log, pid=pid, route=request.route, remote=remote, transport="sse")
     chunked = parser.their_http_version is not None and parser.their_http_version >= b"1.1"
     channel = ConnectionStream(
         stream,
@@ -218,7 +200,7 @@ async def serve_event_stream(
         wire=EVENT_STREAM_CHUNKED if chunked else EVENT_STREAM,
     )
     pid.frame_sink = channel  # broadcasts reach a parked session past its mailbox
-    on_start(pid, session.statistics)
+    services.on_start(pid, session.statistics)
 
     # The parser only writes the response head: the closures let go of it
     # then, rather than keep it for as long as the stream lives.
@@ -254,4 +236,4 @@ async def serve_event_stream(
     try:
         await serve_session(session, open_stream, refuse, release)
     finally:
-        on_end(pid)
+        services.on_end(pid)

@@ -37,18 +37,15 @@ from typing import Any
 import trio
 
 from ..core.admission import Admission
-from ..core.budget import ByteBudget
 from ..core.frames import Binary, DataFrame, Event, Frame, Ping, Pong, Text
 from ..core.handler import Handler
 from ..core.long_poll import Outbox, Phase, Polls, Sequenced
-from ..core.options import ConnectionOptions, LongPollOptions
+from ..core.options import LongPollOptions
 from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote, Timeout
 from ..core.request import Accept, Request, Response
 from ..core.transport import Transport, TransportClosed
 from ..core.wire import PreparedFrame
-from ..logging import ContextLogger
-from ..runtime.session import Session, serve_session
-from ..runtime.stats import ConnectionStatistics, Counters
+from ..runtime.session import SessionServices, serve_session
 from ..runtime.waker import Waker
 
 __all__ = ["LongPollSessions", "LongPollTransport", "PollAnswer", "json_routes"]
@@ -271,36 +268,18 @@ class LongPollSessions:
     """The long-poll sessions of a server, by token.
 
     Args:
-        options: Connection defaults (mailbox, send queue bounds and policy).
+        services: What the server's sessions share (options, counters...); the
+            outbox is bounded by the send queue options and policy.
         long_poll: The ``[long_poll]`` options.
         admission: Each session holds one of its connection slots.
-        counters: Server counters to update.
-        incomplete_budget: The server-wide bound on incomplete client data.
-        log: The server logger.
-        on_start: Called with each pid and a statistics probe.
-        on_end: Called with each pid after ``terminate``.
     """
 
     def __init__(
-        self,
-        *,
-        options: ConnectionOptions,
-        long_poll: LongPollOptions,
-        admission: Admission,
-        counters: Counters,
-        incomplete_budget: ByteBudget,
-        log: Any,
-        on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda p, s: None,
-        on_end: Callable[[Any], None] = lambda pid: None,
+        self, *, services: SessionServices, long_poll: LongPollOptions, admission: Admission
     ) -> None:
-        self.options = options
+        self.services = services
         self.long_poll = long_poll
         self.admission = admission
-        self.counters = counters
-        self.incomplete_budget = incomplete_budget
-        self.log = log
-        self.on_start = on_start
-        self.on_end = on_end
         self._sessions: dict[str, LongPollTransport] = {}
 
     def __len__(self) -> int:
@@ -327,15 +306,8 @@ class LongPollSessions:
         token = secrets.token_urlsafe(32)
         decided = trio.Event()
         refusal: list[Response] = []
-        handler = handler_class()
-        handler.request = request
-        remote = f"{request.remote[0]}:{request.remote[1]}" if request.remote else "?"
-        session = Session(
-            handler, request, self.options, self.counters, self.incomplete_budget, self.log
-        )
-        session.log = ContextLogger(
-            self.log, pid=session.pid, route=request.route, remote=remote, transport="long-poll"
-        )
+        services = self.services
+        session = services.session(handler_class, request, transport="long-poll")
 
         async def refuse(response: Response) -> None:
             refusal.append(response)
@@ -360,11 +332,11 @@ class LongPollSessions:
             self._sessions.pop(token, None)
 
         async def run() -> None:
-            self.on_start(session.pid, session.statistics)
+            services.on_start(session.pid, session.statistics)
             try:
                 await serve_session(session, open_link, refuse, release)
             finally:
-                self.on_end(session.pid)
+                services.on_end(session.pid)
                 self.admission.release()
                 decided.set()
 

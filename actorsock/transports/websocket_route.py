@@ -15,19 +15,12 @@ over it; the session loop itself knows nothing of WebSocket::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import trio
 
-from ..core.budget import ByteBudget
 from ..core.handler import Handler
-from ..core.options import ConnectionOptions
 from ..core.request import Accept, Request, Response
 from ..core.transport import Transport
-from ..logging import ContextLogger
-from ..runtime.session import Session, serve_session
-from ..runtime.stats import ConnectionStatistics, Counters
+from ..runtime.session import SessionServices, serve_session
 from .fastpath import ConnectionStream
 from .front import close_quietly
 from .http import write_response
@@ -43,13 +36,8 @@ async def serve_websocket(
     request: Request,
     handler_class: type[Handler],
     *,
-    options: ConnectionOptions,
+    services: SessionServices,
     handshake_timeout: float,
-    counters: Counters,
-    incomplete_budget: ByteBudget,
-    log: Any,
-    on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None,
-    on_end: Callable[[Any], None] = lambda pid: None,
 ) -> None:
     """Serve one accepted upgrade request with a fresh ``handler_class()``.
 
@@ -60,21 +48,11 @@ async def serve_websocket(
         early: Bytes the client sent behind its head (its first frames).
         request: The parsed request, with path params and route.
         handler_class: The route's :class:`Handler` subclass.
-        options: Server-wide connection defaults.
+        services: What the server's sessions share (options, counters...).
         handshake_timeout: Seconds to complete the upgrade once ``init`` returned.
-        counters: Server counters to update.
-        incomplete_budget: The server-wide bound on bytes of client messages
-            still arriving.
-        log: The server logger; the session's lines carry pid, route and remote.
-        on_start: Called with the pid and a statistics probe as soon as the pid exists.
-        on_end: Called with the pid after ``terminate`` has run.
     """
-    handler = handler_class()
-    handler.request = request
-    remote = f"{request.remote[0]}:{request.remote[1]}" if request.remote else "?"
-    session = Session(handler, request, options, counters, incomplete_budget, log)
+    session = services.session(handler_class, request)
     pid = session.pid
-    session.log = ContextLogger(log, pid=pid, route=request.route, remote=remote)
     channel = ConnectionStream(
         stream, session.queue, on_trouble=session.waker.wake, gate=session.waker
     )
@@ -82,7 +60,7 @@ async def serve_websocket(
     # the session is parked (see FrameSink and Pid.direct_fd).
     pid.frame_sink = channel
     channel.lane = pid
-    on_start(pid, session.statistics)
+    services.on_start(pid, session.statistics)
 
     async def refuse(response: Response) -> None:
         await write_response(channel, None, response)
@@ -100,7 +78,7 @@ async def serve_websocket(
                 headers=[(name.encode(), value.encode()) for name, value in accept.headers],
                 max_message_size=session.max_message_size,
                 on_inbound=session.waker.wake,
-                incomplete_budget=incomplete_budget,
+                incomplete_budget=services.incomplete_budget,
             )
             if ws is not None:
                 session.log.info("open", subprotocol=accept.subprotocol)
@@ -117,4 +95,4 @@ async def serve_websocket(
     try:
         await serve_session(session, upgrade, refuse, release)
     finally:
-        on_end(pid)
+        services.on_end(pid)
