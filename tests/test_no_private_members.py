@@ -75,12 +75,12 @@ def test_the_check_finds_what_it_looks_for():
     source = (
         "from trio_websocket._impl import WebSocketConnection\n"
         "def f(ws, connection):\n"
-        "    ws._wsproto.handshake = None\n"
+        "    ws._reader_task.handshake = None\n"
         "    return connection._proto._frame_decoder\n"
     )
     assert sorted(private_uses(source, OWN)) == [
         "line 1: from trio_websocket._impl",
-        "line 3: ._wsproto",
+        "line 3: ._reader_task",
         "line 4: ._frame_decoder",
         "line 4: ._proto",
     ]

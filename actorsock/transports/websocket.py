@@ -4,7 +4,8 @@ RFC 6455 is wsproto's: :class:`wsproto.handshake.H11Handshake` answers the
 upgrade (from the canonical head the front built, see
 :func:`~actorsock.core.handshake.upgrade_head`), then a
 :class:`wsproto.connection.Connection` reads the client's frames and writes
-control frames (pongs, close). Nothing else of wsproto, trio-websocket, h11
+control frames (pongs, close); it is made when first needed and dropped when
+it holds nothing again. Nothing else of wsproto, trio-websocket, h11
 or trio is touched but their documented API; trio-websocket stays the
 client of the tests and of :mod:`actorsock.testing`. Two paths skip wsproto
 where the figures need it, both pure code in :mod:`actorsock.core.wire`,
@@ -79,7 +80,6 @@ class ServerWebSocket(StreamBacked):
 
     Args:
         stream: The connection's stream (the 101 already written).
-        protocol: wsproto's connection, open.
         max_message_size: Larger client messages close the connection with 1009.
         on_inbound: Called (synchronously) when client data or the end of the
             connection may be waiting: wakes the session.
@@ -123,7 +123,6 @@ class ServerWebSocket(StreamBacked):
     def __init__(
         self,
         stream: ConnectionStream,
-        protocol: Connection,
         *,
         max_message_size: int,
         on_inbound: Callable[[], None],
@@ -131,7 +130,10 @@ class ServerWebSocket(StreamBacked):
         early: bytes = b"",
     ) -> None:
         self.stream = stream
-        self._protocol = protocol
+        # wsproto's connection, made when first needed (a frame the fast path
+        # leaves to it, a control frame to send) and dropped when it holds
+        # nothing again: most connections never need its 1.7 KB.
+        self._protocol: Connection | None = None
         self._max_message_size = max_message_size
         self._on_inbound = on_inbound
         self._budget = incomplete_budget
@@ -169,13 +171,11 @@ class ServerWebSocket(StreamBacked):
                 return ready.pop(0)
             if self._events is not None:
                 self._take_events()
-                continue
-            if self._unread:
+            elif self._unread:
                 self._decode()
-                continue
-            if not self._reading:
+            elif not self._reading:
                 raise TransportClosed("the WebSocket connection has closed")
-            if not self._read():
+            elif not self._read():
                 return None
 
     def send_frame(self, frame: DataFrame) -> bool:
@@ -192,15 +192,15 @@ class ServerWebSocket(StreamBacked):
         Raises:
             TransportClosed: If the connection is closing or closed.
         """
-        if self._protocol.state is not ConnectionState.OPEN or self.stream.broken is not None:
+        if self._state() is not ConnectionState.OPEN or self.stream.broken is not None:
             raise TransportClosed("the WebSocket connection is closing")
         event = WsPing(payload=frame.data) if isinstance(frame, Ping) else WsPong(frame.data)
-        self.stream.write_control(self._protocol.send(event))
+        self.stream.write_control(self._wsproto().send(event))
         await trio.lowlevel.checkpoint()
 
     async def close(self, code: int, reason: str) -> None:
         """The closing handshake: send a close frame, wait for the client's."""
-        if self._protocol.state is ConnectionState.OPEN:
+        if self._state() is ConnectionState.OPEN:
             self._send_close(code, reason)
         await self.stream.flush()
         while self._reading and not self._close_answered:
@@ -231,6 +231,20 @@ class ServerWebSocket(StreamBacked):
         """Open the direct lane: broadcasts may write past the session while it waits."""
         self.stream.open_lane()
 
+    # -- wsproto, when needed ------------------------------------------------
+
+    def _wsproto(self) -> Connection:
+        protocol = self._protocol
+        if protocol is None:
+            # Open, at a message boundary: what a connection after the
+            # handshake is (the handshake itself was H11Handshake's).
+            protocol = self._protocol = Connection(ConnectionType.SERVER)
+        return protocol
+
+    def _state(self) -> ConnectionState:
+        protocol = self._protocol
+        return ConnectionState.OPEN if protocol is None else protocol.state
+
     # -- reading -------------------------------------------------------------
 
     def _read(self) -> bool:
@@ -260,18 +274,17 @@ class ServerWebSocket(StreamBacked):
     def _decode(self) -> None:
         """Turn unread bytes into frames: the fast path while it can, else wsproto."""
         data, self._unread = self._unread, b""
-        if self.inbound_overflowed or self._protocol.state is not ConnectionState.OPEN:
-            if self._protocol.state is ConnectionState.LOCAL_CLOSING:
+        if self.inbound_overflowed or self._state() is not ConnectionState.OPEN:
+            if self._state() is ConnectionState.LOCAL_CLOSING:
                 self._feed(data)  # only the client's close frame matters now
             return
         position = 0
         if self._boundaries.idle:
             messages, position = decode_client_messages(data, 0, INBOUND_BATCH)
             if messages and max(map(len, messages)) <= self._max_message_size:
-                self._ready.extend(
-                    Text(message) if isinstance(message, str) else Binary(message)
-                    for message in messages
-                )
+                ready = self._ready
+                for message in messages:
+                    ready.append(Text(message) if isinstance(message, str) else Binary(message))
                 if position < len(data):
                     self._unread = data[position:]
                 return
@@ -280,8 +293,8 @@ class ServerWebSocket(StreamBacked):
 
     def _feed(self, data: bytes) -> None:
         self._boundaries.feed(data)
-        self._protocol.receive_data(data)
-        self._events = self._protocol.events()
+        self._wsproto().receive_data(data)
+        self._events = self._wsproto().events()
 
     def _take_events(self) -> None:
         """Take wsproto's events until a frame is ready for the session (or none is left)."""
@@ -292,13 +305,15 @@ class ServerWebSocket(StreamBacked):
             if self._ready or not self._reading:
                 return
         self._events = None
+        if self._boundaries.idle and self._state() is ConnectionState.OPEN:
+            self._protocol = None  # holds nothing now
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, TextMessage | BytesMessage):
             self._on_message(event)
         elif isinstance(event, WsPing):
-            if self._protocol.state is ConnectionState.OPEN:
-                self.stream.write_control(self._protocol.send(event.response()))
+            if self._state() is ConnectionState.OPEN:
+                self.stream.write_control(self._wsproto().send(event.response()))
             self._ready.append(Ping(bytes(event.payload)))
         elif isinstance(event, WsPong):
             self._ready.append(Pong(bytes(event.payload)))
@@ -306,7 +321,7 @@ class ServerWebSocket(StreamBacked):
             self._on_close(event)
 
     def _on_message(self, event: TextMessage | BytesMessage) -> None:
-        if self.inbound_overflowed or self._protocol.state is not ConnectionState.OPEN:
+        if self.inbound_overflowed or self._state() is not ConnectionState.OPEN:
             return  # closing: nothing more of this client's data is kept
         data = event.data if isinstance(event.data, str) else bytes(event.data)
         self._message_size += len(data)
@@ -331,7 +346,7 @@ class ServerWebSocket(StreamBacked):
         self._ready.append(Text(data) if isinstance(data, str) else Binary(data))
 
     def _on_close(self, event: CloseConnection) -> None:
-        state = self._protocol.state
+        state = self._state()
         if state is ConnectionState.OPEN:
             # wsproto reports an error in the client's data (bad UTF-8, an
             # unmasked or malformed frame) as a CloseConnection it did not
@@ -340,7 +355,7 @@ class ServerWebSocket(StreamBacked):
         elif state is ConnectionState.REMOTE_CLOSING:
             self.peer_close = (int(event.code), event.reason or "")
             self.stream.data_open = False
-            self.stream.write_control(self._protocol.send(event.response()))
+            self.stream.write_control(self._wsproto().send(event.response()))
             self._stop_reading()
         else:  # our close, answered
             self._close_answered = True
@@ -355,7 +370,7 @@ class ServerWebSocket(StreamBacked):
         self.stream.data_open = False
         if self.peer_close is None and self.sent_close_code is None:
             self.sent_close_code = code
-        self.stream.write_control(self._protocol.send(CloseConnection(code=code, reason=reason)))
+        self.stream.write_control(self._wsproto().send(CloseConnection(code=code, reason=reason)))
 
     def _end_of_stream(self) -> None:
         self.stream.data_open = False
@@ -444,9 +459,7 @@ async def open_websocket(
     if request is None:  # the front's head is always whole: a bug if it is not
         raise RuntimeError("the canonical upgrade head did not parse")
     response = handshake.send(AcceptConnection(subprotocol=subprotocol, extra_headers=headers))
-    protocol = handshake.connection
-    assert protocol is not None
-    del handshake, request  # the h11 parser and the request go now
+    del handshake, request  # the h11 parser, the request and the handshake's Connection go
     try:
         await stream.send_all(response)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
@@ -454,7 +467,6 @@ async def open_websocket(
     stream.data_open = True
     ws = ServerWebSocket(
         stream,
-        protocol,
         max_message_size=max_message_size,
         on_inbound=on_inbound,
         incomplete_budget=incomplete_budget,

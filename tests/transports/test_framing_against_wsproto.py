@@ -184,7 +184,6 @@ def actorsock_reading(
     stream = ScriptedStream(list(reads))
     ws = ServerWebSocket(
         stream,  # type: ignore[arg-type]
-        Connection(ConnectionType.SERVER),
         max_message_size=max_message_size,
         on_inbound=lambda: None,
         incomplete_budget=ByteBudget(1 << 40),
