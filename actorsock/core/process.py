@@ -40,7 +40,7 @@ from .reasons import Reason
 if TYPE_CHECKING:
     from .deliveries import DeliveryQueue
     from .timers import TimerRef
-    from .wire import PreparedFrame
+    from .wire import PreparedFrame, WireFormat
 
 __all__ = [
     "Down",
@@ -157,7 +157,9 @@ class Pid:
 
     Two attributes serve broadcasts to connections (the runtime sets them):
     :attr:`frame_sink`, the connection's socket stream (None for other
-    processes), and :attr:`direct_fd`, the socket's descriptor while a data
+    processes), :attr:`direct_wire`, the wire format of what may be written
+    to that socket (WebSocket frames, SSE events), and :attr:`direct_fd`,
+    the socket's descriptor while a data
     frame may be written to it at once with nothing else checked (the
     connection is parked on an empty mailbox and nothing waits in its send
     queue), else -1. Anything that could make a direct write overtake what
@@ -177,6 +179,7 @@ class Pid:
         "_watching",
         "codec",
         "direct_fd",
+        "direct_wire",
         "exit_reason",
         "frame_sink",
         "mailbox",
@@ -195,6 +198,7 @@ class Pid:
     stop_request: Reason | None
     frame_sink: FrameSink | None
     direct_fd: int
+    direct_wire: WireFormat | None
     codec: Any
 
     def __init__(self) -> None:
@@ -216,6 +220,7 @@ class Pid:
         pid.stop_request = None
         pid.frame_sink = None
         pid.direct_fd = -1
+        pid.direct_wire = None
         pid.codec = None
         return pid
 

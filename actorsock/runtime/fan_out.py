@@ -4,10 +4,11 @@
 Per recipient, the fastest way that keeps its output in order:
 
 * a connection parked on an empty mailbox with nothing queued has its lane
-  open (:attr:`~actorsock.core.process.Pid.direct_fd`): the frames' bytes are
-  written to its socket here, with one ``write`` (``writev`` for several)
-  and nothing else looked at; the writes taken whole are counted in
-  :data:`TALLY` after the loop;
+  open (:attr:`~actorsock.core.process.Pid.direct_fd`): the frames' bytes, in
+  the wire format of that socket (WebSocket frames, or SSE events encoded
+  once for all the SSE recipients), are written to it here, with one
+  ``write`` (``writev`` for several) and nothing else looked at; the writes
+  taken whole are counted in :data:`TALLY` after the loop;
 * any other parked connection gets them through its sink
   (:class:`~actorsock.core.process.FrameSink`), which encodes them for its
   wire format (once per format, see
@@ -30,7 +31,7 @@ from typing import Any
 
 from ..core.process import Pid, deliver_messages
 from ..core.sent_tally import SentTally
-from ..core.wire import PreparedFrame
+from ..core.wire import WEBSOCKET, PreparedFrame, WireFormat
 
 __all__ = ["TALLY", "fan_out_frames"]
 
@@ -54,16 +55,13 @@ def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
     Returns:
         How many frames were written or queued, summed over ``pids``.
     """
-    if len(frames) == 1:
-        data: bytes | list[bytes] = frames[0].websocket
-        write: Callable[[int, Any], int] = os.write
-        size = len(data)
-    elif len(frames) <= WRITEV_BATCH:
-        data = [prepared.websocket for prepared in frames]
-        write = os.writev
-        size = sum(map(len, data))
-    else:
+    if len(frames) > WRITEV_BATCH:
         return _through_sinks(pids, frames)
+    single = len(frames) == 1
+    write: Callable[[int, Any], int] = os.write if single else os.writev
+    data, size = _bytes_of(frames, WEBSOCKET, single)
+    # Other wire formats (SSE events), encoded for the first recipient on each.
+    others: dict[WireFormat, tuple[Any, int] | None] = {}
     whole: list[int] = []
     taken = 0
     for pid in pids:
@@ -71,12 +69,28 @@ def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
         if fd < 0:
             taken += _through_sinks([pid], frames)
             continue
+        wire = pid.direct_wire
+        if wire is WEBSOCKET:
+            payload, length = data, size
+        else:
+            assert wire is not None
+            if wire not in others:
+                others[wire] = _encoded_or_none(frames, wire, single)
+            encoded = others[wire]
+            if encoded is None:  # a frame this format cannot carry: the sink says so
+                pid.direct_fd = -1
+                taken += _through_sinks([pid], frames)
+                continue
+            payload, length = encoded
         try:
-            written = write(fd, data)
+            written = write(fd, payload)
         except OSError:  # full (or broken: the stream finds out and says so)
             written = 0
-        if written == size:
-            whole.append(fd)
+        if written == length:
+            if length == size:
+                whole.append(fd)
+            else:
+                TALLY.add([fd], len(frames), length)
             continue
         pid.direct_fd = -1
         sink = pid.frame_sink
@@ -85,6 +99,24 @@ def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
     if whole:
         TALLY.add(whole, len(frames), size)
     return taken + len(whole) * len(frames)
+
+
+def _bytes_of(frames: list[PreparedFrame], wire: WireFormat, single: bool) -> tuple[Any, int]:
+    """What one write of ``frames`` in ``wire`` takes: the bytes (a list for writev), their size."""
+    if single:
+        data = frames[0].encoded(wire)
+        return data, len(data)
+    buffers = [prepared.encoded(wire) for prepared in frames]
+    return buffers, sum(map(len, buffers))
+
+
+def _encoded_or_none(
+    frames: list[PreparedFrame], wire: WireFormat, single: bool
+) -> tuple[Any, int] | None:
+    try:
+        return _bytes_of(frames, wire, single)
+    except ValueError:
+        return None
 
 
 def _through_sinks(pids: list[Pid], frames: list[PreparedFrame]) -> int:

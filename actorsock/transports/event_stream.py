@@ -152,7 +152,8 @@ class EventStream(StreamBacked):
         return ErrorReason(ErrorKind.CLOSED, None)
 
     def before_park(self) -> None:
-        pass
+        """Open the direct lane: broadcasts may write past the session while it waits."""
+        self.stream.open_lane()
 
     async def watch_client(self, wake: Callable[[], None]) -> None:
         """Read the socket until the client leaves, then say so (``wake()``).
@@ -199,7 +200,10 @@ async def serve_event_stream(
         gate=session.waker,
         wire=EVENT_STREAM_CHUNKED if chunked else EVENT_STREAM,
     )
-    pid.frame_sink = channel  # broadcasts reach a parked session past its mailbox
+    # Broadcasts reach a parked session past its mailbox, through the lane
+    # (events encoded once for every SSE recipient) or the sink.
+    pid.frame_sink = channel
+    channel.lane = pid
     services.on_start(pid, session.statistics)
 
     # The parser only writes the response head: the closures let go of it

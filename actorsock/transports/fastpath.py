@@ -72,8 +72,8 @@ class ConnectionStream(trio.abc.Stream):
         gate: Open (``gate.waiting``) while broadcasts may write to this
             stream past its connection's mailbox (see
             :class:`~actorsock.core.process.FrameSink`); closed by default.
-        wire: How broadcast frames are encoded for this stream; the lane
-            (WebSocket bytes) opens only for :data:`~actorsock.core.wire.WEBSOCKET`.
+        wire: How broadcast frames are encoded for this stream (the lane
+            writes them in that format too).
 
     Attributes:
         broken: The error that made the socket unwritable, or None.
@@ -168,13 +168,13 @@ class ConnectionStream(trio.abc.Stream):
         lane = self.lane
         if (
             lane is not None
-            and self.wire is WEBSOCKET
             and self._fd >= 0
             and self._data_open
             and self.broken is None
             and not self.queue
             and not self._flusher_running
         ):
+            lane.direct_wire = self.wire
             lane.direct_fd = self._fd
 
     def _close_lane(self) -> None:

@@ -205,11 +205,11 @@ class ServerWebSocket(StreamBacked):
         await self.stream.flush()
         while self._reading and not self._close_answered:
             if self._events is not None or self._unread:
-                self.next_inbound_discarding()
+                self._discard_inbound()
             elif not self._read():
                 await self._wait_for_data()
 
-    def next_inbound_discarding(self) -> None:
+    def _discard_inbound(self) -> None:
         """Take what the client sent after the server's close frame (dropped)."""
         self._ready.clear()
         try:

@@ -474,3 +474,24 @@ async def test_event_streams_count_against_max_connections():
         again = await open_raw(server.port, "/quiet")
         assert again.response is not None and again.response.status_code == 200
         await again.stream.aclose()
+
+
+async def test_a_parked_sse_session_gets_broadcasts_through_its_lane():
+    from actorsock.core.event_stream import EVENT_STREAM_CHUNKED
+
+    app = make_app()
+    async with (
+        serving(app) as server,
+        server.connect("/ws/news") as ws,
+        sse_events(server.url("/news", "http")) as (_, events),
+    ):
+        assert (await next_event(events)).data == "subscribed"
+        assert await ws.get_message() == "subscribed"
+        sse_pid = next(p for p in app.connections() if p.direct_wire is EVENT_STREAM_CHUNKED)
+        await wait_for(lambda: sse_pid.direct_fd >= 0)  # parked: the lane is open
+        for n in range(3):
+            broadcast_frame("news", {"n": n})
+        assert [e.data for e in await take(events, 3)] == ['{"n":0}', '{"n":1}', '{"n":2}']
+        assert [await ws.get_message() for _ in range(3)] == ['{"n":0}', '{"n":1}', '{"n":2}']
+        stats = {s.pid: s for s in app.connection_statistics()}
+        assert stats[sse_pid].messages_out == 4  # "subscribed" and the three, counted
