@@ -38,6 +38,8 @@ __all__ = ["TALLY", "fan_out_frames"]
 # Frames one writev of the lane takes; a longer run goes through the sinks.
 WRITEV_BATCH = 64
 
+_UNSEEN: Any = object()
+
 TALLY = SentTally()
 """Frames and bytes broadcasts wrote straight to sockets, per descriptor (process-wide)."""
 
@@ -60,9 +62,11 @@ def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
     single = len(frames) == 1
     write: Callable[[int, Any], int] = os.write if single else os.writev
     data, size = _bytes_of(frames, WEBSOCKET, single)
-    # Other wire formats (SSE events), encoded for the first recipient on each.
-    others: dict[WireFormat, tuple[Any, int] | None] = {}
-    whole: list[int] = []
+    whole: list[int] = []  # descriptors that took the WebSocket bytes whole
+    # Other wire formats (SSE events): encoded for the first recipient on
+    # each, then [bytes, size, descriptors that took them whole]; None for a
+    # format that cannot carry the frames (their sinks say so).
+    others: dict[WireFormat | None, list[Any] | None] = {}
     taken = 0
     for pid in pids:
         fd = pid.direct_fd
@@ -71,34 +75,53 @@ def fan_out_frames(pids: list[Pid], frames: list[PreparedFrame]) -> int:
             continue
         wire = pid.direct_wire
         if wire is WEBSOCKET:
-            payload, length = data, size
+            payload, length, took = data, size, whole
         else:
-            assert wire is not None
-            if wire not in others:
-                others[wire] = _encoded_or_none(frames, wire, single)
-            encoded = others[wire]
-            if encoded is None:  # a frame this format cannot carry: the sink says so
+            lane = others.get(wire, _UNSEEN)
+            if lane is _UNSEEN:
+                lane = _lane_for(others, frames, wire, single)
+            if lane is None:
                 pid.direct_fd = -1
                 taken += _through_sinks([pid], frames)
                 continue
-            payload, length = encoded
+            payload, length, took = lane
         try:
             written = write(fd, payload)
         except OSError:  # full (or broken: the stream finds out and says so)
             written = 0
         if written == length:
-            if length == size:
-                whole.append(fd)
-            else:
-                TALLY.add([fd], len(frames), length)
+            took.append(fd)
             continue
         pid.direct_fd = -1
         sink = pid.frame_sink
         assert sink is not None
         taken += sink.take_written(frames, written)
+    count = len(frames)
     if whole:
-        TALLY.add(whole, len(frames), size)
-    return taken + len(whole) * len(frames)
+        TALLY.add(whole, count, size)
+    for lane in others.values():
+        if lane is not None and lane[2]:
+            TALLY.add(lane[2], count, lane[1])
+            taken += len(lane[2]) * count
+    return taken + len(whole) * count
+
+
+def _lane_for(
+    lanes: dict[WireFormat | None, list[Any] | None],
+    frames: list[PreparedFrame],
+    wire: WireFormat | None,
+    single: bool,
+) -> list[Any] | None:
+    """Encode ``frames`` for the lanes of ``wire`` (once per broadcast), or None."""
+    assert wire is not None
+    try:
+        payload, length = _bytes_of(frames, wire, single)
+    except ValueError:
+        lane = None
+    else:
+        lane = [payload, length, []]
+    lanes[wire] = lane
+    return lane
 
 
 def _bytes_of(frames: list[PreparedFrame], wire: WireFormat, single: bool) -> tuple[Any, int]:
@@ -108,15 +131,6 @@ def _bytes_of(frames: list[PreparedFrame], wire: WireFormat, single: bool) -> tu
         return data, len(data)
     buffers = [prepared.encoded(wire) for prepared in frames]
     return buffers, sum(map(len, buffers))
-
-
-def _encoded_or_none(
-    frames: list[PreparedFrame], wire: WireFormat, single: bool
-) -> tuple[Any, int] | None:
-    try:
-        return _bytes_of(frames, wire, single)
-    except ValueError:
-        return None
 
 
 def _through_sinks(pids: list[Pid], frames: list[PreparedFrame]) -> int:
