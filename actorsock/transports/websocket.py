@@ -419,9 +419,20 @@ class ServerWebSocket(StreamBacked):
             self._on_inbound()
 
     async def abort(self) -> None:
-        """Close the TCP connection now, without a close handshake (a no-op once closed)."""
-        if not self.stream.closed:
-            await trio.aclose_forcefully(self.stream)
+        """Close the TCP connection now, without a close handshake (a no-op once closed).
+
+        A plain socket is closed at once (nothing to wait for); a forceful
+        close, which costs a cancelled scope and a caught ``Cancelled``, is
+        kept for TLS, whose goodbye could wait: a drain of thousands of
+        connections would pay it once each for nothing.
+        """
+        stream = self.stream
+        if stream.closed:
+            return
+        if isinstance(stream.transport_stream, trio.SocketStream):
+            await stream.aclose()
+        else:
+            await trio.aclose_forcefully(stream)
 
 
 async def open_websocket(
