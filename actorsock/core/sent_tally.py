@@ -8,7 +8,7 @@ previous sockets has evicted those objects from the cache. A
 :class:`SentTally` keeps the counts in two flat arrays indexed by
 descriptor instead, and the writer adds a whole run of writes at once,
 right after making them (see
-:func:`actorsock.transports.fastpath.fan_out_frames`).
+:func:`actorsock.runtime.fan_out.fan_out_frames`).
 
 Descriptors are unique among open files of a process, so one tally serves
 every connection of the process; a descriptor's counts belong to the

@@ -7,9 +7,15 @@ to each socket.
 
 Client to server: :func:`decode_client_messages` reads the frames nearly
 every client sends, whole masked text or binary messages in one frame each,
-in a few operations. It accepts nothing else and answers None instead, so
-the caller hands the bytes to the full protocol implementation (wsproto),
-which also reports every error with the right close code.
+in a few operations. It stops at the first frame that is anything else and
+says where, so the caller hands the rest to the full protocol
+implementation (wsproto), which also reports every error with the right
+close code; :class:`FrameBoundaries` tells when the stream is between
+messages, where that reading may start.
+
+Server side, each :class:`WireFormat` (these WebSocket frames, the SSE
+events of :mod:`actorsock.core.event_stream`) encodes a broadcast's
+:class:`PreparedFrame` once, for all its recipients on that format.
 
 Only whole, unfragmented messages are built or read, and no extension is
 applied; the WebSocket layer negotiates none (``tests/transports`` pins that).

@@ -1,2 +1,2 @@
 """The trio edge for clients: listeners, the HTTP front (h11) that routes each
-request, and the WebSocket transport (trio-websocket)."""
+request, and the transports: WebSocket (wsproto), Server-Sent Events, long-poll."""

@@ -463,7 +463,7 @@ class ConnectionStream(trio.abc.Stream):
                 await self.transport_stream.send_all(chunk)
                 queue.consumed(len(chunk))
 
-    # -- trio.abc.Stream writing (trio-websocket's path) ---------------------
+    # -- trio.abc.Stream writing (heads, control frames: they wait) ----------
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         """Queue ``data`` past the send policy and return once it is written.

@@ -5,9 +5,9 @@ one-shot mode, so every wait costs an ``epoll_ctl`` system call: one per
 client message on a busy server, about a sixth of the time an echo takes
 here. A :class:`ReadinessHub` registers each connection socket once, edge
 triggered, in an epoll set of its own; one task waits for that set to become
-readable and tells the stream of each socket that got data (which reads it
-there or wakes its reader). The system calls are then shared by every socket
-that became readable at the same time.
+readable and tells the stream of each socket that got data (which wakes
+the task that reads it: a session, or a stream's reader). The system calls
+are then shared by every socket that became readable at the same time.
 
 Edge triggering reports new data, not data still unread: a reader must wait
 only after a read that emptied the socket (a short read), and a wake-up that

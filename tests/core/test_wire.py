@@ -1,4 +1,4 @@
-import struct
+from typing import Any
 
 import pytest
 
@@ -11,25 +11,14 @@ from actorsock.core.wire import (
     encode_frame,
 )
 
+from ..client_frames import client_frame as build_frame
+
 MASK = b"\x37\xfa\x21\x3d"
 
 
-def client_frame(
-    payload: bytes, opcode: int = 0x1, *, fin: bool = True, rsv: int = 0, masked: bool = True
-) -> bytes:
-    """A client frame built by hand (RFC 6455, 5.2), shortest length form."""
-    head = bytes(((0x80 if fin else 0) | rsv | opcode,))
-    mask_bit = 0x80 if masked else 0
-    size = len(payload)
-    if size < 126:
-        head += bytes((mask_bit | size,))
-    elif size < 1 << 16:
-        head += bytes((mask_bit | 126,)) + struct.pack("!H", size)
-    else:
-        head += bytes((mask_bit | 127,)) + struct.pack("!Q", size)
-    if not masked:
-        return head + payload
-    return head + MASK + bytes(b ^ MASK[i % 4] for i, b in enumerate(payload))
+def client_frame(payload: bytes, opcode: int = 0x1, **options: Any) -> bytes:
+    """A masked client frame with a fixed key (see tests/client_frames.py)."""
+    return build_frame(opcode, payload, mask=MASK, **options)
 
 
 @pytest.mark.parametrize("size", [0, 1, 3, 4, 5, 125, 126, 127, 4096, 65535])

@@ -12,6 +12,8 @@ import trio
 from actorsock import Binary, Close, Handler, Ping, Pong, Reject, SetOptions, Stop, Text, registry
 from actorsock.testing import response_length
 
+from ..client_frames import client_frame
+
 KEY = base64.b64encode(os.urandom(16)).decode()
 
 
@@ -103,20 +105,8 @@ def upgrade_request(path: str, host: str = "127.0.0.1", **headers: str) -> bytes
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, masked: bool = True) -> bytes:
-    """Encode one client frame by hand (so tests can break the rules)."""
-    head = bytes([(0x80 if fin else 0) | opcode])
-    mask_bit = 0x80 if masked else 0
-    length = len(payload)
-    if length < 126:
-        head += bytes([mask_bit | length])
-    elif length < 65536:
-        head += bytes([mask_bit | 126]) + struct.pack("!H", length)
-    else:
-        head += bytes([mask_bit | 127]) + struct.pack("!Q", length)
-    if not masked:
-        return head + payload
-    mask = os.urandom(4)
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    """Encode one client frame by hand, with a random mask (so tests can break the rules)."""
+    return client_frame(opcode, payload, fin=fin, masked=masked)
 
 
 class RawClient:

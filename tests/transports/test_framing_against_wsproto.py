@@ -39,39 +39,14 @@ from actorsock.core.transport import TransportClosed
 from actorsock.core.wire import FrameBoundaries, encode_frame
 from actorsock.transports.websocket import ServerWebSocket
 
+from ..client_frames import client_frame
+
 SETTINGS = settings(
     max_examples=200,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-
-
-def client_frame(
-    opcode: int,
-    payload: bytes,
-    *,
-    fin: bool = True,
-    mask: bytes = b"\0\0\0\0",
-    rsv: int = 0,
-    masked: bool = True,
-) -> bytes:
-    head = bytes(((0x80 if fin else 0) | rsv | opcode,))
-    bit = 0x80 if masked else 0
-    size = len(payload)
-    if size < 126:
-        head += bytes((bit | size,))
-    elif size < 1 << 16:
-        head += bytes((bit | 126,)) + struct.pack("!H", size)
-    else:
-        head += bytes((bit | 127,)) + struct.pack("!Q", size)
-    if not masked:
-        return head + payload
-    key = (mask * (size // 4 + 1))[:size]
-    masked_payload = (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(
-        size, "big"
-    )
-    return head + mask + masked_payload
 
 
 sizes = st.one_of(
