@@ -56,11 +56,7 @@ POLL_BATCH = 256
 
 def _size_of(item: DataFrame | PreparedFrame) -> int:
     frame = item.frame if isinstance(item, PreparedFrame) else item
-    if isinstance(frame, Text):
-        return len(frame.text)
-    if isinstance(frame, Event):
-        return len(frame.data)
-    return len(frame.data)
+    return len(frame.text) if isinstance(frame, Text) else len(frame.data)
 
 
 @dataclass(frozen=True, slots=True)
