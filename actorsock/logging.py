@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -52,9 +53,17 @@ def configure_logging(fmt: str = "auto", level: str = "info", stream: Any = None
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        # One printer for every logger: a lazy logger (not cached, so
+        # reconfiguring and structlog.testing.capture_logs reach loggers made
+        # before) builds its logger on each call, and a new printer each
+        # time would be most of what a filtered-out line costs.
+        logger_factory=_shared(structlog.PrintLogger(file=stream)),
         cache_logger_on_first_use=False,
     )
+
+
+def _shared(printer: structlog.PrintLogger) -> Callable[..., structlog.PrintLogger]:
+    return lambda *_args: printer
 
 
 def get_logger(**context: Any) -> Any:

@@ -1,9 +1,10 @@
 """Checks on an HTTP request head and a WebSocket opening handshake, free of I/O.
 
 The server's front parses every request head once (with h11) and runs these
-checks before anything else reads it. The WebSocket engine underneath never
-sees the client's bytes: it gets :func:`upgrade_head`, a canonical request
-built from values checked here, so nothing it decodes can fail.
+checks before anything else reads it. An accepted upgrade is answered by
+the same h11 parser with the headers of :func:`switching_headers` (RFC 6455
+section 4.2.2); the WebSocket engine that reads frames afterwards never sees
+the head.
 
 Any request (RFC 9112 section 3.2, RFC 9110 section 7.2):
 
@@ -35,8 +36,9 @@ Sec-WebSocket-Version other than 13                    426     Sec-WebSocket-Ver
 from __future__ import annotations
 
 import binascii
+import hashlib
 import re
-from base64 import b64decode
+from base64 import b64decode, b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -45,10 +47,11 @@ from .request import Request
 
 __all__ = [
     "HttpError",
+    "accept_token",
     "check_request",
     "check_upgrade",
     "origin_allowed",
-    "upgrade_head",
+    "switching_headers",
     "valid_host",
     "wants_upgrade",
 ]
@@ -199,28 +202,47 @@ def check_upgrade(request: Request) -> HttpError | None:
     return None
 
 
-def upgrade_head(request: Request) -> bytes:
-    """The opening handshake to hand the WebSocket engine, in canonical form.
+# RFC 6455 section 1.3: appended to the client's key before hashing.
+_WEBSOCKET_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-    Built only from values :func:`check_upgrade` accepted (call it first):
-    the key, the offered subprotocols and an ASCII path. Extensions are left
-    out, so none is negotiated.
+
+def accept_token(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value for a client's ``Sec-WebSocket-Key``.
+
+    RFC 6455 section 4.2.2: base64 of the SHA-1 of the key (as sent,
+    surrounding whitespace removed) followed by the protocol's GUID.
     """
-    key = (request.header("sec-websocket-key") or "").strip()
-    lines = [
-        f"GET {request.path or '/'} HTTP/1.1",
-        # The engine keeps its own copy of the host and nothing reads it; the
-        # handler sees the client's in ``request``. A fixed name cannot fail
-        # the engine's IDNA decoding.
-        "Host: localhost",
-        "Upgrade: websocket",
-        "Connection: Upgrade",
-        f"Sec-WebSocket-Key: {key}",
-        "Sec-WebSocket-Version: 13",
+    digest = hashlib.sha1(key.strip().encode("ascii") + _WEBSOCKET_GUID).digest()
+    return b64encode(digest).decode("ascii")
+
+
+def switching_headers(
+    request: Request, subprotocol: str | None, extra: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
+    """The headers of the 101 answering an upgrade :func:`check_upgrade` accepted.
+
+    No extension is negotiated (none is confirmed, so the client may use
+    none). ``extra`` follows as given; the HTTP engine that writes the
+    response refuses a name or value that is not a valid field.
+
+    Args:
+        request: The checked upgrade request.
+        subprotocol: One of ``request.subprotocols`` to confirm, or None.
+        extra: The handler's own ``(name, value)`` headers.
+
+    Raises:
+        ValueError: If ``subprotocol`` is not one the client offered.
+    """
+    if subprotocol is not None and subprotocol not in request.subprotocols:
+        raise ValueError(f"the client did not offer the subprotocol {subprotocol!r}")
+    headers = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", accept_token(request.header("sec-websocket-key") or "")),
     ]
-    if request.subprotocols:
-        lines.append(f"Sec-WebSocket-Protocol: {', '.join(request.subprotocols)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    if subprotocol is not None:
+        headers.append(("Sec-WebSocket-Protocol", subprotocol))
+    return headers + list(extra)
 
 
 def origin_allowed(request: Request, allowed: Sequence[str]) -> bool:

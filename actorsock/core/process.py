@@ -190,9 +190,11 @@ class Pid:
     _loop: Loop
     _alive: bool
     _wake: Callable[[], None]
-    _exit_hooks: list[Callable[[Pid], None]]
-    _monitors: dict[MonitorRef, Pid]
-    _watching: dict[MonitorRef, None]  # an ordered set; an empty dict is smaller
+    # Made on first use: most processes are never monitored, and an empty
+    # container per pid is an object more for the garbage collector to walk.
+    _exit_hooks: list[Callable[[Pid], None]] | None
+    _monitors: dict[MonitorRef, Pid] | None
+    _watching: dict[MonitorRef, None] | None  # an ordered set
     mailbox: Mailbox
     exit_reason: Reason | None
     stop_request: Reason | None
@@ -212,9 +214,9 @@ class Pid:
         pid._loop = loop
         pid._alive = True
         pid._wake = _no_wake
-        pid._exit_hooks = []
-        pid._monitors = {}
-        pid._watching = {}
+        pid._exit_hooks = None
+        pid._monitors = None
+        pid._watching = None
         pid.mailbox = mailbox
         pid.exit_reason = None
         pid.stop_request = None
@@ -236,12 +238,16 @@ class Pid:
 
     def add_exit_hook(self, hook: Callable[[Pid], None]) -> None:
         """Call ``hook(pid)`` when the process ends (registries use this)."""
-        self._exit_hooks.append(hook)
+        if self._exit_hooks is None:
+            self._exit_hooks = [hook]
+        else:
+            self._exit_hooks.append(hook)
 
     def remove_exit_hook(self, hook: Callable[[Pid], None]) -> None:
         """Forget a hook added with :meth:`add_exit_hook`; unknown hooks are ignored."""
-        with contextlib.suppress(ValueError):
-            self._exit_hooks.remove(hook)
+        if self._exit_hooks is not None:
+            with contextlib.suppress(ValueError):
+                self._exit_hooks.remove(hook)
 
     def request_stop(self, reason: Reason) -> None:
         """Ask the process to end with ``reason`` at its next step (runtime use)."""
@@ -412,7 +418,11 @@ def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
     watcher = watcher if watcher is not None else self_pid()
     ref = MonitorRef(watcher, target)
     if target._alive:
+        if target._monitors is None:
+            target._monitors = {}
         target._monitors[ref] = watcher
+        if watcher._watching is None:
+            watcher._watching = {}
         watcher._watching[ref] = None
     else:
         assert target.exit_reason is not None
@@ -422,8 +432,10 @@ def monitor(target: Pid, watcher: Pid | None = None) -> MonitorRef:
 
 def demonitor(ref: MonitorRef) -> bool:
     """Cancel a monitor. Returns True if it was still active."""
-    ref.watcher._watching.pop(ref, None)
-    return ref.target._monitors.pop(ref, None) is not None
+    watching, monitors = ref.watcher._watching, ref.target._monitors
+    if watching is not None:
+        watching.pop(ref, None)
+    return monitors is not None and monitors.pop(ref, None) is not None
 
 
 def exit_process(pid: Pid, reason: Reason) -> None:
@@ -441,15 +453,17 @@ def exit_process(pid: Pid, reason: Reason) -> None:
     pid._wake = _no_wake
     pid.frame_sink = None
     pid.direct_fd = -1
-    hooks, pid._exit_hooks = pid._exit_hooks, []
-    for hook in hooks:
+    hooks, pid._exit_hooks = pid._exit_hooks, None
+    for hook in hooks or ():
         hook(pid)
-    for ref in pid._watching:
-        ref.target._monitors.pop(ref, None)
-    pid._watching.clear()
-    watchers, pid._monitors = pid._monitors, {}
-    for ref, watcher in watchers.items():
-        watcher._watching.pop(ref, None)
+    watching, pid._watching = pid._watching, None
+    for ref in watching or ():
+        if ref.target._monitors is not None:
+            ref.target._monitors.pop(ref, None)
+    watchers, pid._monitors = pid._monitors, None
+    for ref, watcher in (watchers or {}).items():
+        if watcher._watching is not None:
+            watcher._watching.pop(ref, None)
         deliver_system(watcher, Down(ref, pid, reason))
 
 

@@ -42,19 +42,21 @@ def spawn_process(
     mailbox_size: int | None = None,
     overflow: str | None = None,
     waker: Waker | None = None,
+    wake: Callable[[], None] | None = None,
 ) -> tuple[Pid, Waker]:
     """Create the pid, mailbox and waker of a new process for ``behaviour``.
 
     Options set on the behaviour's class win over the arguments, which win
     over the defaults (1024 messages, ``disconnect``). ``waker`` replaces the
-    plain :class:`Waker` the process parks on.
+    plain :class:`Waker` the process parks on; ``wake`` is its ``wake``
+    method bound once by a caller that hands the same callable to others.
     """
     mailbox = Mailbox(
         behaviour.mailbox_size or mailbox_size or DEFAULT_MAILBOX_SIZE,
         behaviour.overflow or overflow or Overflow.DISCONNECT,
     )
     waker = waker or Waker()
-    pid = current_loop().spawn(mailbox, waker.wake)
+    pid = current_loop().spawn(mailbox, wake or waker.wake)
     pid.codec = behaviour.codec
     behaviour.pid = pid
     return pid, waker

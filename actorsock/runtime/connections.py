@@ -18,7 +18,7 @@ it) and how many streams may wait for their request head
 from __future__ import annotations
 
 import resource
-from collections.abc import Callable
+from typing import Protocol
 
 import trio
 
@@ -27,7 +27,23 @@ from ..core.process import Pid
 from ..core.reasons import Shutdown
 from .stats import ConnectionStatistics
 
-__all__ = ["DESCRIPTOR_RESERVE", "ConnectionSupervisor", "descriptor_limit", "max_connections_for"]
+__all__ = [
+    "DESCRIPTOR_RESERVE",
+    "ConnectionSupervisor",
+    "Observed",
+    "descriptor_limit",
+    "max_connections_for",
+]
+
+
+class Observed(Protocol):
+    """A running connection as the supervisor sees it (a session)."""
+
+    @property
+    def pid(self) -> Pid: ...
+
+    def statistics(self) -> ConnectionStatistics: ...
+
 
 DESCRIPTOR_RESERVE = 100
 """Descriptors kept free of connections: listeners, logs, epoll, files a
@@ -62,7 +78,7 @@ class ConnectionSupervisor:
     def __init__(self, admission: Admission, drain_timeout: float) -> None:
         self.admission = admission
         self.drain_timeout = drain_timeout
-        self._pids: dict[Pid, Callable[[], ConnectionStatistics]] = {}
+        self._pids: dict[Pid, Observed] = {}
         self._nursery: trio.Nursery | None = None
         self._shutdown = trio.Event()
         self._all_ended = trio.Event()
@@ -85,14 +101,14 @@ class ConnectionSupervisor:
             await self._drain()
             nursery.cancel_scope.cancel()
 
-    def started(self, pid: Pid, probe: Callable[[], ConnectionStatistics]) -> None:
+    def started(self, connection: Observed) -> None:
         """Record a connection process (it holds a slot of the admission).
 
         Args:
-            pid: The connection's pid.
-            probe: Returns a snapshot of the connection's counters.
+            connection: Its pid, and a snapshot of its counters on demand.
         """
-        self._pids[pid] = probe
+        pid = connection.pid
+        self._pids[pid] = connection
         if self._shutdown.is_set():
             pid.request_stop(Shutdown())
 
@@ -108,7 +124,7 @@ class ConnectionSupervisor:
 
     def statistics(self) -> list[ConnectionStatistics]:
         """A snapshot of every running connection's counters."""
-        return [probe() for probe in self._pids.values()]
+        return [connection.statistics() for connection in self._pids.values()]
 
     def __len__(self) -> int:
         return len(self._pids)

@@ -54,7 +54,7 @@ import math
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -94,7 +94,7 @@ from .actor import run_terminate, spawn_process
 from .stats import ConnectionStatistics, Counters
 from .waker import LaneWaker
 
-__all__ = ["Session", "SessionCrash", "SessionServices", "serve_session"]
+__all__ = ["Opening", "Session", "SessionCrash", "SessionServices", "serve_session"]
 
 # Callbacks a busy session runs before it lets other tasks run.
 _STEPS_PER_YIELD = 4
@@ -134,7 +134,7 @@ class SessionServices:
         incomplete_budget: The server-wide bound on bytes of client messages
             still arriving (see :class:`~actorsock.core.budget.ByteBudget`).
         log: The server logger (each session adds its pid, route and remote).
-        on_start: Called with each pid and a statistics probe once it exists.
+        on_start: Called with each session once its pid exists.
         on_end: Called with each pid after ``terminate`` has run.
     """
 
@@ -142,7 +142,7 @@ class SessionServices:
     counters: Counters
     incomplete_budget: ByteBudget
     log: Any
-    on_start: Callable[[Any, Callable[[], ConnectionStatistics]], None] = lambda pid, probe: None
+    on_start: Callable[[Session], None] = lambda session: None
     on_end: Callable[[Any], None] = lambda pid: None
 
     def session(self, handler_class: type[Handler], request: Request, **context: Any) -> Session:
@@ -183,7 +183,10 @@ class Session:
 
     Attributes:
         pid: The process; exists from construction, dies in :meth:`finish`.
-        waker: What the session parks on; transports wake it.
+        waker: What the session parks on.
+        wake: ``waker.wake``, bound once: what transports call to wake the
+            session (one callable shared by the pid, the stream and the
+            reader, rather than one bound method each).
         queue: The bounded send queue the transport writes from.
         max_message_size: The handler's bound on one client message.
         transport: The link, while :meth:`run` runs (None before).
@@ -208,6 +211,7 @@ class Session:
         "queue",
         "request",
         "transport",
+        "wake",
         "waker",
     )
 
@@ -230,7 +234,10 @@ class Session:
         self.ping_interval = float(_pick(handler.ping_interval, options.ping_interval))
         self.max_message_size = int(_pick(handler.max_message_size, options.max_message_size))
         waker = LaneWaker()
-        self.pid, self.waker = spawn_process(handler, options.mailbox_size, options.overflow, waker)
+        self.wake = waker.wake
+        self.pid, self.waker = spawn_process(
+            handler, options.mailbox_size, options.overflow, waker, self.wake
+        )
         waker.lane = self.pid
         self.queue = SendQueue(
             int(_pick(handler.send_queue_bytes, options.send_queue_bytes)),
@@ -298,17 +305,14 @@ class Session:
             self.log.info("rejected in init", status=accept.status)
         return accept
 
-    async def open(
-        self,
-        open_transport: Callable[[Accept], Awaitable[Transport | None]],
-        refuse: Callable[[Response], Awaitable[None]],
-    ) -> Transport | Reason:
+    async def open(self, opening: Opening, nursery: trio.Nursery) -> Transport | Reason:
         """Everything before :meth:`run`, the way every transport does it.
 
-        ``init``; a crash is answered with ``refuse(500)`` (``Crash``), a
-        ``Reject`` with ``refuse(its response)`` (``Normal``); otherwise
-        ``open_transport(accept)`` opens the link (None if the client went
-        away: ``ErrorReason("closed", 1006)``).
+        ``init``; a crash is answered with ``opening.refuse(500)``
+        (``Crash``), a ``Reject`` with ``opening.refuse(its response)``
+        (``Normal``); otherwise ``opening.open_transport(accept, nursery)``
+        opens the link (None if the client went away:
+        ``ErrorReason("closed", 1006)``).
 
         Returns:
             The open link, to pass to :meth:`run`; or the terminate reason
@@ -319,12 +323,12 @@ class Session:
         try:
             decision = await self.init()
         except SessionCrash as crash:
-            await refuse(Response(500, "internal server error\n"))
+            await opening.refuse(Response(500, "internal server error\n"))
             return crash_reason(crash.exc)
         if isinstance(decision, Reject):
-            await refuse(Response(decision.status, decision.body, headers=decision.headers))
+            await opening.refuse(Response(decision.status, decision.body, headers=decision.headers))
             return Normal()
-        transport = await open_transport(decision)
+        transport = await opening.open_transport(decision, nursery)
         if transport is None:
             return ErrorReason(ErrorKind.CLOSED, 1006)
         return transport
@@ -561,28 +565,39 @@ class Session:
             )
 
 
-async def serve_session(
-    session: Session,
-    open_transport: Callable[[Accept, trio.Nursery], Awaitable[Transport | None]],
-    refuse: Callable[[Response], Awaitable[None]],
-    release: Callable[[Transport | None], Awaitable[None]],
-) -> None:
+class Opening(Protocol):
+    """How one transport opens a session's link, refuses it, and lets it go.
+
+    One object per session, not three closures: it lives as long as the
+    session, and each closure would be a function and its cells more for
+    the garbage collector to walk, per connection.
+    """
+
+    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> Transport | None:
+        """Open the link once ``init`` accepted; None if the client went away.
+
+        ``nursery`` is the session's, for the transport's own tasks
+        (cancelled when the session ends).
+        """
+        ...
+
+    async def refuse(self, response: Response) -> None:
+        """Answer a request ``init`` refused or crashed on."""
+        ...
+
+    async def release(self, transport: Transport | None) -> None:
+        """Close what is left of the link (``transport`` is None if it never opened)."""
+        ...
+
+
+async def serve_session(session: Session, opening: Opening) -> None:
     """The life every transport gives a session, from ``init`` to the pid's death.
 
-    :meth:`Session.open` (``init``, then ``open_transport(accept, nursery)``
-    or ``refuse(response)``), :meth:`Session.run`, then, shielded whatever
-    happened, ``release(transport)`` (close the socket; the transport is None
-    when it never opened) and :meth:`Session.finish`. The session's pid is
-    the current pid throughout. The terminate reason is then
-    ``session.pid.exit_reason``.
-
-    Args:
-        session: A session not started yet.
-        open_transport: Opens the link once ``init`` accepted; the nursery
-            is the session's, for the transport's own tasks (cancelled when
-            the session ends). None if the client went away.
-        refuse: Answers a request ``init`` refused or crashed on.
-        release: Closes what is left of the link.
+    :meth:`Session.open` (``init``, then ``opening.open_transport`` or
+    ``opening.refuse``), :meth:`Session.run`, then, shielded whatever
+    happened, ``opening.release(transport)`` (close the socket) and
+    :meth:`Session.finish`. The session's pid is the current pid
+    throughout. The terminate reason is then ``session.pid.exit_reason``.
     """
     token = set_current_pid(session.pid)
     started = trio.current_time()
@@ -590,22 +605,13 @@ async def serve_session(
     try:
         async with trio.open_nursery() as nursery:
             try:
-                opened = await session.open(_in_nursery(open_transport, nursery), refuse)
-                # Nothing of the opening lives as long as the session.
-                del open_transport, refuse
+                opened = await session.open(opening, nursery)
                 reason = opened if isinstance(opened, Reason) else await session.run(opened)
             finally:
                 nursery.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
             transport = session.transport
-            await release(transport)
+            await opening.release(transport)
             await session.finish(reason, opened=transport is not None, started=started)
         reset_current_pid(token)
-
-
-def _in_nursery(
-    open_transport: Callable[[Accept, trio.Nursery], Awaitable[Transport | None]],
-    nursery: trio.Nursery,
-) -> Callable[[Accept], Awaitable[Transport | None]]:
-    return lambda accept: open_transport(accept, nursery)

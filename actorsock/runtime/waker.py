@@ -8,6 +8,7 @@ either reschedules the parked task or leaves a pending flag so the next
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import trio
@@ -30,20 +31,23 @@ class Waker:
         #: come (a plain attribute: broadcasts read it once per recipient).
         self.waiting = False
 
-    async def wait(self) -> None:
-        """Return after the next :meth:`wake` (at once if one is pending).
+    def wait(self) -> Awaitable[None]:
+        """Await it to return after the next :meth:`wake` (at once if one is pending).
 
-        A checkpoint: it may raise ``trio.Cancelled``.
+        A checkpoint: it may raise ``trio.Cancelled``. (Not a coroutine of
+        its own: it hands back trio's, one frame less for every parked task.)
+
+        Raises:
+            RuntimeError: If another task is already waiting.
         """
         if self._pending:
             self._pending = False
-            await trio.lowlevel.checkpoint()
-            return
+            return trio.lowlevel.checkpoint()  # noqa: ASYNC105 (the caller awaits it)
         if self._task is not None:
             raise RuntimeError("another task is already waiting on this Waker")
         self._task = trio.lowlevel.current_task()
         self.waiting = True
-        await trio.lowlevel.wait_task_rescheduled(self._abort)
+        return trio.lowlevel.wait_task_rescheduled(self._abort)  # noqa: ASYNC105 (likewise)
 
     def _abort(self, _: object) -> trio.lowlevel.Abort:
         self._task = None

@@ -40,7 +40,7 @@ from ..core.process import Pid
 from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote, Shutdown
 from ..core.request import Accept, Request, Response
 from ..core.send_queue import SendQueue
-from ..core.transport import TransportClosed
+from ..core.transport import Transport, TransportClosed
 from ..core.wire import PreparedFrame, encode_frame
 from ..logging import get_logger
 from ..runtime.session import SessionServices, serve_session
@@ -243,6 +243,23 @@ class SessionClient:
         return self.reason
 
 
+class _MemoryOpening:
+    """Opens the in-memory link at once; a refusal is kept for the test."""
+
+    def __init__(self, client: SessionClient, transport: MemoryTransport) -> None:
+        self.client = client
+        self.transport = transport
+
+    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> MemoryTransport:
+        return self.transport
+
+    async def refuse(self, response: Response) -> None:
+        self.client.refused = response
+
+    async def release(self, transport: Transport | None) -> None:
+        pass
+
+
 @asynccontextmanager
 async def open_session(
     handler_class: type[Handler],
@@ -268,21 +285,14 @@ async def open_session(
     )
     session = services.session(handler_class, request)
     handler = session.handler
-    transport = MemoryTransport(session.queue, session.waker.wake)
+    transport = MemoryTransport(session.queue, session.wake)
     client = SessionClient(handler, session.pid, transport)
 
-    async def refuse(response: Response) -> None:
-        client.refused = response
-
-    async def open_link(accept: Accept, nursery: trio.Nursery) -> MemoryTransport:
-        return transport
-
-    async def release(_: object) -> None:
-        pass
+    opening = _MemoryOpening(client, transport)
 
     async def lifecycle() -> None:
         try:
-            await serve_session(session, open_link, refuse, release)
+            await serve_session(session, opening)
         finally:
             client.reason = session.pid.exit_reason
             client._ended.set()

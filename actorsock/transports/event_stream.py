@@ -46,7 +46,7 @@ from ..core.reasons import Crash, ErrorKind, ErrorReason, Reason, Remote
 from ..core.request import Accept, Request, Response
 from ..core.transport import FrameRefused, Transport, TransportClosed
 from ..core.wire import PreparedFrame
-from ..runtime.session import SessionServices, serve_session
+from ..runtime.session import Session, SessionServices, serve_session
 from .fastpath import ConnectionStream, StreamBacked
 from .front import close_quietly
 from .http import response_head, write_response
@@ -196,7 +196,7 @@ async def serve_event_stream(
     channel = ConnectionStream(
         stream,
         session.queue,
-        on_trouble=session.waker.wake,
+        on_trouble=session.wake,
         gate=session.waker,
         wire=EVENT_STREAM_CHUNKED if chunked else EVENT_STREAM,
     )
@@ -204,25 +204,43 @@ async def serve_event_stream(
     # (events encoded once for every SSE recipient) or the sink.
     pid.frame_sink = channel
     channel.lane = pid
-    services.on_start(pid, session.statistics)
+    services.on_start(session)
 
-    # The parser only writes the response head: the closures let go of it
-    # then, rather than keep it for as long as the stream lives.
-    reader: h11.Connection | None = parser
-    del parser
+    opening = _EventStreamOpening(session, channel, parser, chunked)
+    del parser  # the opening writes the head with it, then lets go
+    try:
+        await serve_session(session, opening)
+    finally:
+        services.on_end(pid)
 
-    async def refuse(response: Response) -> None:
-        nonlocal reader
-        await write_response(channel, reader, response, close=True)
-        reader = None
 
-    async def open_stream(accept: Accept, nursery: trio.Nursery) -> EventStream | None:
-        nonlocal reader
-        assert reader is not None
+class _EventStreamOpening:
+    """The response head of one SSE session (see :class:`~actorsock.runtime.session.Opening`)."""
+
+    __slots__ = ("channel", "chunked", "parser", "session")
+
+    def __init__(
+        self, session: Session, channel: ConnectionStream, parser: h11.Connection, chunked: bool
+    ) -> None:
+        self.session = session
+        self.channel = channel
+        # Only for the response head: dropped once it is written, rather
+        # than kept for as long as the stream lives.
+        self.parser: h11.Connection | None = parser
+        self.chunked = chunked
+
+    async def refuse(self, response: Response) -> None:
+        parser, self.parser = self.parser, None
+        await write_response(self.channel, parser, response, close=True)
+
+    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> EventStream | None:
+        parser, self.parser = self.parser, None
+        assert parser is not None
+        channel, chunked = self.channel, self.chunked
         head = response_head(
-            reader, 200, CONTENT_TYPE, (*_STREAM_HEADERS, *accept.headers), close=not chunked
+            parser, 200, CONTENT_TYPE, (*_STREAM_HEADERS, *accept.headers), close=not chunked
         )
-        reader = None
+        del parser
         channel.attach(nursery)
         try:
             await channel.send_all(head)
@@ -230,14 +248,9 @@ async def serve_event_stream(
             return None
         channel.data_open = True
         events = EventStream(channel, chunked)
-        nursery.start_soon(events.watch_client, session.waker.wake)
-        session.log.info("open")
+        nursery.start_soon(events.watch_client, self.session.wake)
+        self.session.log.info("open")
         return events
 
-    async def release(_: Transport | None) -> None:
-        await close_quietly(channel)
-
-    try:
-        await serve_session(session, open_stream, refuse, release)
-    finally:
-        services.on_end(pid)
+    async def release(self, transport: Transport | None) -> None:
+        await close_quietly(self.channel)

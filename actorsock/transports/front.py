@@ -48,7 +48,6 @@ from ..core.handshake import (
     check_request,
     check_upgrade,
     origin_allowed,
-    upgrade_head,
     wants_upgrade,
 )
 from ..core.request import Request, Response
@@ -58,7 +57,7 @@ from .http import read_request_head, to_request, write_response
 
 __all__ = ["Front", "close_quietly"]
 
-WebSocketEntry = Callable[[trio.abc.Stream, bytes, bytes, Request, Any], Awaitable[None]]
+WebSocketEntry = Callable[[trio.abc.Stream, h11.Connection, bytes, Request, Any], Awaitable[None]]
 
 # What serves a stream handed over, and its arguments after the stream.
 _Handover = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
@@ -136,10 +135,10 @@ class Front:
     Args:
         ws_routes: Patterns → handler classes (or anything ``on_websocket`` takes).
         http_routes: The plain HTTP routes (see :class:`~actorsock.transports.endpoints.Endpoints`).
-        on_websocket: Runs an accepted upgrade: ``(stream, head, early,
-            request, target)``, where ``head`` is the canonical opening
-            handshake and ``early`` what the client sent behind its head.
-            Owns the stream from then on.
+        on_websocket: Runs an accepted upgrade: ``(stream, parser, early,
+            request, target)``, where ``parser`` is the h11 parser that
+            read the request (it writes the 101) and ``early`` what the
+            client sent behind its head. Owns the stream from then on.
         admission: Counts handshakes and connection slots; the front takes a
             slot just before ``on_websocket`` and gives it back when that
             returns, however it returns.
@@ -185,9 +184,10 @@ class Front:
                 # slot _serve took is given back whatever happens in there.
                 served.answered = True
                 entry, arguments = handover
-                del handover
+                serving = entry(stream, *arguments)
+                del handover, arguments  # the coroutine holds them, and lets go
                 try:
-                    await entry(stream, *arguments)
+                    await serving
                 finally:
                     self.admission.release()
         except* Exception as group:
@@ -303,7 +303,7 @@ class Front:
         served: _Served,
         request: Request,
         match: RouteMatch[Any],
-    ) -> tuple[bytes, bytes, Request, Any] | None:
+    ) -> tuple[h11.Connection, bytes, Request, Any] | None:
         """Check an upgrade and take its slot; None once refused (answered)."""
         head_only = request.method == "HEAD"
         request = self._with_route(request, match)
@@ -314,7 +314,7 @@ class Front:
             await self._refuse(stream, parser, served, refusal, head_only)
             return None
         early = parser.trailing_data[0]  # the client's first frames, if any
-        return upgrade_head(request), early, request, match.target
+        return parser, early, request, match.target
 
     async def _refuse(
         self,

@@ -234,6 +234,18 @@ async def write_response(
     await _send(stream, data)
 
 
+def switching_protocols(parser: h11.Connection, headers: list[tuple[str, str]]) -> bytes:
+    """The bytes of a ``101 Switching Protocols`` answering the upgrade ``parser`` read.
+
+    Raises:
+        h11.LocalProtocolError: If a header name or value is not a valid field.
+    """
+    response = h11.InformationalResponse(
+        status_code=101, headers=headers, reason=b"Switching Protocols"
+    )
+    return parser.send(response) or b""
+
+
 def response_head(
     parser: h11.Connection,
     status: int,

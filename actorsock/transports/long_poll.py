@@ -45,7 +45,7 @@ from ..core.reasons import ErrorKind, ErrorReason, Reason, Remote, Timeout
 from ..core.request import Accept, Request, Response
 from ..core.transport import Transport, TransportClosed
 from ..core.wire import PreparedFrame
-from ..runtime.session import SessionServices, serve_session
+from ..runtime.session import Session, SessionServices, serve_session
 from ..runtime.waker import Waker
 
 __all__ = ["LongPollSessions", "LongPollTransport", "PollAnswer", "json_routes"]
@@ -300,45 +300,71 @@ class LongPollSessions:
                 503, "server is at its connection limit or shutting down\n", headers=_RETRY
             )
         token = secrets.token_urlsafe(32)
-        decided = trio.Event()
-        refusal: list[Response] = []
         services = self.services
         session = services.session(handler_class, request, transport="long-poll")
 
-        async def refuse(response: Response) -> None:
-            refusal.append(response)
-            decided.set()
-
-        async def open_link(accept: Accept, nursery: trio.Nursery) -> LongPollTransport:
-            queue = session.queue
-            transport = LongPollTransport(
-                Outbox(queue.max_bytes, queue.max_messages, queue.policy),
-                Polls(self.long_poll.session_timeout, trio.current_time()),
-                session.waker,
-                session.log,
-            )
-            session.pid.frame_sink = transport
-            nursery.start_soon(transport.watch_expiry)
-            self._sessions[token] = transport
-            session.log.info("open")
-            decided.set()
-            return transport
-
-        async def release(_: Transport | None) -> None:
-            self._sessions.pop(token, None)
+        opening = _LongPollOpening(session, token, self._sessions, self.long_poll.session_timeout)
 
         async def run() -> None:
-            services.on_start(session.pid, session.statistics)
+            services.on_start(session)
             try:
-                await serve_session(session, open_link, refuse, release)
+                await serve_session(session, opening)
             finally:
                 services.on_end(session.pid)
                 self.admission.release()
-                decided.set()
+                opening.decided.set()
 
         nursery.start_soon(run)
-        await decided.wait()
-        return refusal[0] if refusal else token
+        await opening.decided.wait()
+        return opening.refusal or token
+
+
+class _LongPollOpening:
+    """How a long-poll session starts (see :class:`~actorsock.runtime.session.Opening`).
+
+    Its link is made here, not on a stream: the request that starts the
+    session waits for :attr:`decided`, then answers with the token or
+    with :attr:`refusal`.
+    """
+
+    __slots__ = ("by_token", "decided", "refusal", "session", "session_timeout", "token")
+
+    def __init__(
+        self,
+        session: Session,
+        token: str,
+        by_token: dict[str, LongPollTransport],
+        session_timeout: float,
+    ) -> None:
+        self.session = session
+        self.token = token
+        self.by_token = by_token  # the server's open sessions, where this one is found
+        self.session_timeout = session_timeout
+        self.decided = trio.Event()
+        self.refusal: Response | None = None
+
+    async def refuse(self, response: Response) -> None:
+        self.refusal = response
+        self.decided.set()
+
+    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> LongPollTransport:
+        session = self.session
+        queue = session.queue
+        transport = LongPollTransport(
+            Outbox(queue.max_bytes, queue.max_messages, queue.policy),
+            Polls(self.session_timeout, trio.current_time()),
+            session.waker,
+            session.log,
+        )
+        session.pid.frame_sink = transport
+        nursery.start_soon(transport.watch_expiry)
+        self.by_token[self.token] = transport
+        session.log.info("open")
+        self.decided.set()
+        return transport
+
+    async def release(self, transport: Transport | None) -> None:
+        self.by_token.pop(self.token, None)
 
 
 _RETRY = (("retry-after", "5"),)

@@ -1,8 +1,8 @@
 """The WebSocket transport: wsproto's public API, with pure fast paths beside it.
 
-RFC 6455 is wsproto's: :class:`wsproto.handshake.H11Handshake` answers the
-upgrade (from the canonical head the front built, see
-:func:`~actorsock.core.handshake.upgrade_head`), then a
+The upgrade is answered by the h11 parser that read it (the front checked
+the head, :func:`~actorsock.core.handshake.switching_headers` names the 101's
+headers); then RFC 6455 is wsproto's: a
 :class:`wsproto.connection.Connection` reads the client's frames and writes
 control frames (pongs, close); it is made when first needed and dropped when
 it holds nothing again. Nothing else of wsproto, trio-websocket, h11
@@ -43,16 +43,13 @@ import trio
 from wsproto import ConnectionType
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
-    AcceptConnection,
     BytesMessage,
     CloseConnection,
     Event,
-    Request,
     TextMessage,
 )
 from wsproto.events import Ping as WsPing
 from wsproto.events import Pong as WsPong
-from wsproto.handshake import H11Handshake
 
 from ..core.budget import ByteBudget
 from ..core.frames import Binary, DataFrame, Frame, Ping, Pong, Text
@@ -143,7 +140,9 @@ class ServerWebSocket(StreamBacked):
         self._ready: list[Frame] = []
         self._unread = early  # read from the socket, not decoded yet
         self._events: Iterator[Event] | None = None  # wsproto's events of what it was fed
-        self._parts: list[str | bytes] = []  # a fragmented message arriving
+        # A fragmented message arriving (made for the first fragment: most
+        # connections never get one).
+        self._parts: list[str | bytes] | None = None
         self._message_size = 0
         self._incomplete_bytes = 0  # held in the budget for that message
         self._reading = True  # False once the client's side has ended
@@ -237,7 +236,7 @@ class ServerWebSocket(StreamBacked):
         protocol = self._protocol
         if protocol is None:
             # Open, at a message boundary: what a connection after the
-            # handshake is (the handshake itself was H11Handshake's).
+            # handshake is (the handshake itself was h11's).
             protocol = self._protocol = Connection(ConnectionType.SERVER)
         return protocol
 
@@ -335,11 +334,14 @@ class ServerWebSocket(StreamBacked):
                 self._on_inbound()
                 return
             self._incomplete_bytes += len(data)
-            self._parts.append(data)
+            if self._parts is None:
+                self._parts = [data]
+            else:
+                self._parts.append(data)
             return
         if self._parts:
             self._parts.append(data)
-            parts, self._parts = self._parts, []
+            parts, self._parts = self._parts, None
             data = "".join(parts) if isinstance(data, str) else b"".join(parts)  # type: ignore[arg-type]
             self.release_incomplete()
         self._message_size = 0
@@ -381,7 +383,7 @@ class ServerWebSocket(StreamBacked):
         self._unread = b""
         self._events = None
         self.release_incomplete()
-        self._parts = []
+        self._parts = None
         self._on_inbound()
 
     def release_incomplete(self) -> None:
@@ -438,42 +440,40 @@ class ServerWebSocket(StreamBacked):
 async def open_websocket(
     nursery: trio.Nursery,
     stream: ConnectionStream,
-    head: bytes,
+    response: bytes,
     early: bytes,
     *,
-    subprotocol: str | None,
-    headers: list[tuple[bytes, bytes]],
+    handshake_timeout: float,
     max_message_size: int,
     on_inbound: Callable[[], None],
     incomplete_budget: ByteBudget,
 ) -> ServerWebSocket | None:
-    """Answer the upgrade the front accepted and open the connection.
+    """Write the upgrade's answer and open the connection.
 
     Args:
         nursery: Where the stream's flusher (and a TLS reader) run.
         stream: The connection's stream.
-        head: The canonical opening handshake (checked by the front).
+        response: The ``101 Switching Protocols`` bytes.
         early: Bytes the client sent behind its head (its first frames).
-        subprotocol: The subprotocol to confirm, or None.
-        headers: Extra response headers.
+        handshake_timeout: Seconds the 101 may take to leave, when the
+            kernel does not take it at once (a client that does not read).
         max_message_size: See :class:`ServerWebSocket`.
         on_inbound: See :class:`ServerWebSocket`.
         incomplete_budget: See :class:`ServerWebSocket`.
 
     Returns:
-        The open connection; None if the client went away during the handshake.
+        The open connection; None if the client went away or did not read
+        the 101 in time.
     """
     stream.attach(nursery)
-    handshake = H11Handshake(ConnectionType.SERVER)
-    handshake.receive_data(head)
-    request = next((e for e in handshake.events() if isinstance(e, Request)), None)
-    if request is None:  # the front's head is always whole: a bug if it is not
-        raise RuntimeError("the canonical upgrade head did not parse")
-    response = handshake.send(AcceptConnection(subprotocol=subprotocol, extra_headers=headers))
-    del handshake, request  # the h11 parser, the request and the handshake's Connection go
-    try:
-        await stream.send_all(response)
-    except (trio.BrokenResourceError, trio.ClosedResourceError):
+    if not stream.write_control(response):
+        return None
+    if stream.queue:
+        # Only then a timeout: a cancel scope for every connection would
+        # cost the accept path for the rare client that does not read.
+        with trio.move_on_after(handshake_timeout):
+            await stream.flush()
+    if stream.queue or stream.broken is not None:
         return None
     stream.data_open = True
     ws = ServerWebSocket(

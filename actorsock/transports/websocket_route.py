@@ -15,15 +15,18 @@ over it; the session loop itself knows nothing of WebSocket::
 
 from __future__ import annotations
 
+import h11
 import trio
 
+from ..core.budget import ByteBudget
 from ..core.handler import Handler
+from ..core.handshake import switching_headers
 from ..core.request import Accept, Request, Response
 from ..core.transport import Transport
-from ..runtime.session import SessionServices, serve_session
+from ..runtime.session import Session, SessionServices, serve_session
 from .fastpath import ConnectionStream
 from .front import close_quietly
-from .http import write_response
+from .http import switching_protocols, write_response
 from .websocket import ServerWebSocket, open_websocket
 
 __all__ = ["serve_websocket"]
@@ -31,7 +34,7 @@ __all__ = ["serve_websocket"]
 
 async def serve_websocket(
     stream: trio.abc.Stream,
-    head: bytes,
+    parser: h11.Connection | None,
     early: bytes,
     request: Request,
     handler_class: type[Handler],
@@ -43,56 +46,84 @@ async def serve_websocket(
 
     Args:
         stream: The client stream (owned from now on; closed on return).
-        head: The canonical opening handshake (see
-            :func:`~actorsock.core.handshake.upgrade_head`).
+        parser: The h11 parser that read the upgrade request (it writes
+            the 101; let go of once it has).
         early: Bytes the client sent behind its head (its first frames).
         request: The parsed request, with path params and route.
         handler_class: The route's :class:`Handler` subclass.
         services: What the server's sessions share (options, counters...).
-        handshake_timeout: Seconds to complete the upgrade once ``init`` returned.
+        handshake_timeout: Seconds the 101 may take to leave once ``init`` returned.
     """
     session = services.session(handler_class, request)
     pid = session.pid
-    channel = ConnectionStream(
-        stream, session.queue, on_trouble=session.waker.wake, gate=session.waker
-    )
+    channel = ConnectionStream(stream, session.queue, on_trouble=session.wake, gate=session.waker)
     # Broadcast frames go past the handler, straight to the socket, while
     # the session is parked (see FrameSink and Pid.direct_fd).
     pid.frame_sink = channel
     channel.lane = pid
-    services.on_start(pid, session.statistics)
-
-    async def refuse(response: Response) -> None:
-        await write_response(channel, None, response)
-
-    async def upgrade(accept: Accept, nursery: trio.Nursery) -> ServerWebSocket | None:
-        nonlocal head, early
-        # This frame lives as long as the session: let go of the opening bytes.
-        opening, head, early = (head, early), b"", b""
-        with trio.move_on_after(handshake_timeout):
-            ws = await open_websocket(
-                nursery,
-                channel,
-                *opening,
-                subprotocol=accept.subprotocol,
-                headers=[(name.encode(), value.encode()) for name, value in accept.headers],
-                max_message_size=session.max_message_size,
-                on_inbound=session.waker.wake,
-                incomplete_budget=services.incomplete_budget,
-            )
-            if ws is not None:
-                session.log.info("open", subprotocol=accept.subprotocol)
-            return ws
-        return None
-
-    async def release(ws: Transport | None) -> None:
-        if isinstance(ws, ServerWebSocket):
-            ws.release_incomplete()
-            await ws.abort()
-        else:
-            await close_quietly(channel)
-
+    services.on_start(session)
+    opening = _WebSocketOpening(
+        session, channel, parser, early, services.incomplete_budget, handshake_timeout
+    )
+    del parser, early  # the opening holds them until the 101, then lets go
     try:
-        await serve_session(session, upgrade, refuse, release)
+        await serve_session(session, opening)
     finally:
         services.on_end(pid)
+
+
+class _WebSocketOpening:
+    """The upgrade of one session (see :class:`~actorsock.runtime.session.Opening`)."""
+
+    __slots__ = ("budget", "channel", "early", "handshake_timeout", "parser", "session")
+
+    def __init__(
+        self,
+        session: Session,
+        channel: ConnectionStream,
+        parser: h11.Connection | None,
+        early: bytes,
+        budget: ByteBudget,
+        handshake_timeout: float,
+    ) -> None:
+        self.session = session
+        self.channel = channel
+        self.parser = parser
+        self.early = early
+        self.budget = budget
+        self.handshake_timeout = handshake_timeout
+
+    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> ServerWebSocket | None:
+        session, parser, early = self.session, self.parser, self.early
+        # This object lives as long as the session: let go of the parser
+        # (and the request it read) and of the opening bytes.
+        self.parser, self.early = None, b""
+        assert parser is not None
+        response = switching_protocols(
+            parser, switching_headers(session.request, accept.subprotocol, accept.headers)
+        )
+        del parser
+        ws = await open_websocket(
+            nursery,
+            self.channel,
+            response,
+            early,
+            handshake_timeout=self.handshake_timeout,
+            max_message_size=session.max_message_size,
+            on_inbound=session.wake,
+            incomplete_budget=self.budget,
+        )
+        if ws is not None:
+            session.log.info("open", subprotocol=accept.subprotocol)
+        return ws
+
+    async def refuse(self, response: Response) -> None:
+        self.parser = None
+        await write_response(self.channel, None, response)
+
+    async def release(self, transport: Transport | None) -> None:
+        if isinstance(transport, ServerWebSocket):
+            transport.release_incomplete()
+            await transport.abort()
+        else:
+            await close_quietly(self.channel)

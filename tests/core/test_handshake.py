@@ -1,11 +1,11 @@
-import h11
 import pytest
 
 from actorsock.core.handshake import (
+    accept_token,
     check_request,
     check_upgrade,
     origin_allowed,
-    upgrade_head,
+    switching_headers,
     valid_host,
 )
 from actorsock.core.request import Reject, Request, split_target
@@ -157,19 +157,25 @@ def test_host_values(host, ok):
     assert (check_request(req) is None) is ok
 
 
-def test_upgrade_head_is_a_canonical_request_any_engine_parses():
-    req = request(extra=[("sec-websocket-protocol", "chat, superchat")], host="xn--zz")
-    head = upgrade_head(req)
-    assert head.isascii()
-    parser = h11.Connection(h11.SERVER)
-    parser.receive_data(head)
-    event = parser.next_event()
-    assert isinstance(event, h11.Request) and event.target == b"/ws"
-    headers = dict(event.headers)
-    assert headers[b"sec-websocket-key"] == b"dGhlIHNhbXBsZSBub25jZQ=="
-    assert headers[b"sec-websocket-protocol"] == b"chat, superchat"
-    assert b"sec-websocket-extensions" not in headers  # none negotiated
-    assert headers[b"host"] == b"localhost"  # the client's host never reaches the engine
+def test_accept_token_is_rfc_6455s_example():
+    # RFC 6455 section 1.3, the worked example.
+    assert accept_token("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    assert accept_token("  dGhlIHNhbXBsZSBub25jZQ== ") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+def test_switching_headers_confirm_only_an_offered_subprotocol():
+    req = request(extra=[("sec-websocket-protocol", "chat, superchat")])
+    headers = switching_headers(req, "superchat", [("x-server", "actorsock")])
+    assert headers == [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="),
+        ("Sec-WebSocket-Protocol", "superchat"),
+        ("x-server", "actorsock"),
+    ]
+    assert ("Sec-WebSocket-Protocol", "chat") not in switching_headers(req, None)
+    with pytest.raises(ValueError, match="did not offer"):
+        switching_headers(req, "other")
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,7 @@ def test_demonitor_and_watcher_death_clean_up(loop):
     assert demonitor(ref) is True and demonitor(ref) is False
     monitor(target, watcher=watcher)
     exit_process(watcher, Normal())
-    assert target._monitors == {}
+    assert not target._monitors
     exit_process(target, Normal())
 
 

@@ -105,7 +105,7 @@ def test_unregister_removes_the_exit_hook(loop):
         reg.register("x")
         reg.unregister("x")
         reg.unregister("never-registered")
-    assert a._exit_hooks == []
+    assert not a._exit_hooks
 
 
 def test_match_update_value_and_unregister_match(loop):
