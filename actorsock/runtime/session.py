@@ -590,18 +590,20 @@ class Opening(Protocol):
         ...
 
 
-async def serve_session(session: Session, opening: Opening) -> None:
+async def serve_session(session: Session, opening: Opening, services: SessionServices) -> None:
     """The life every transport gives a session, from ``init`` to the pid's death.
 
-    :meth:`Session.open` (``init``, then ``opening.open_transport`` or
-    ``opening.refuse``), :meth:`Session.run`, then, shielded whatever
-    happened, ``opening.release(transport)`` (close the socket) and
-    :meth:`Session.finish`. The session's pid is the current pid
-    throughout. The terminate reason is then ``session.pid.exit_reason``.
+    ``services.on_start(session)``; :meth:`Session.open` (``init``, then
+    ``opening.open_transport`` or ``opening.refuse``), :meth:`Session.run`,
+    then, shielded whatever happened, ``opening.release(transport)`` (close
+    the socket), :meth:`Session.finish` and ``services.on_end(pid)``. The
+    session's pid is the current pid throughout. The terminate reason is
+    then ``session.pid.exit_reason``.
     """
     token = set_current_pid(session.pid)
     started = trio.current_time()
-    reason: Reason = Shutdown()
+    reason: Reason | None = None  # Shutdown() if nothing else ends it
+    services.on_start(session)
     try:
         async with trio.open_nursery() as nursery:
             try:
@@ -610,8 +612,13 @@ async def serve_session(session: Session, opening: Opening) -> None:
             finally:
                 nursery.cancel_scope.cancel()
     finally:
-        with trio.CancelScope(shield=True):
-            transport = session.transport
-            await opening.release(transport)
-            await session.finish(reason, opened=transport is not None, started=started)
-        reset_current_pid(token)
+        try:
+            with trio.CancelScope(shield=True):
+                transport = session.transport
+                await opening.release(transport)
+                await session.finish(
+                    reason or Shutdown(), opened=transport is not None, started=started
+                )
+        finally:
+            services.on_end(session.pid)
+            reset_current_pid(token)

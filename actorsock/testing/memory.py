@@ -292,7 +292,7 @@ async def open_session(
 
     async def lifecycle() -> None:
         try:
-            await serve_session(session, opening)
+            await serve_session(session, opening, services)
         finally:
             client.reason = session.pid.exit_reason
             client._ended.set()

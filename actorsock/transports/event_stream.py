@@ -204,14 +204,10 @@ async def serve_event_stream(
     # (events encoded once for every SSE recipient) or the sink.
     pid.frame_sink = channel
     channel.lane = pid
-    services.on_start(session)
 
     opening = _EventStreamOpening(session, channel, parser, chunked)
     del parser  # the opening writes the head with it, then lets go
-    try:
-        await serve_session(session, opening)
-    finally:
-        services.on_end(pid)
+    await serve_session(session, opening, services)
 
 
 class _EventStreamOpening:

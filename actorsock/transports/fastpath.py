@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any, Literal
+from typing import Literal
 
 import trio
 
@@ -96,9 +96,9 @@ class ConnectionStream(trio.abc.Stream):
         "_flush_lock",
         "_flusher_running",
         "_hub",
+        "_nursery",
         "_on_trouble",
         "_readable",
-        "_spawn",
         "broken",
         "gate",
         "lane",
@@ -127,9 +127,11 @@ class ConnectionStream(trio.abc.Stream):
         self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
         if self._fd >= 0:
             TALLY.open(self._fd)
-        self._flush_lock = trio.Lock()
+        # Made when a write first has to wait (most connections never do:
+        # a lock is three objects more for the garbage collector to walk).
+        self._flush_lock: trio.Lock | None = None
         self._flusher_running = False
-        self._spawn: Callable[..., Any] | None = None
+        self._nursery: trio.Nursery | None = None
         # False after a read that emptied the socket (wait before the next).
         self._drained = False
         # The hub's wake-up for this socket (False: trio's wait_readable;
@@ -184,7 +186,7 @@ class ConnectionStream(trio.abc.Stream):
 
     def attach(self, nursery: trio.Nursery) -> None:
         """Let the stream start its flusher task in ``nursery`` when needed."""
-        self._spawn = nursery.start_soon
+        self._nursery = nursery
 
     # -- reading ---------------------------------------------------------
 
@@ -278,7 +280,7 @@ class ConnectionStream(trio.abc.Stream):
     async def _wait_readable(self, fd: int) -> None:
         readable = self._readable
         if readable:
-            await readable.wait()
+            await readable.wait_readable()
             if readable.hung_up:
                 self._drained = False  # read once more: the end, or an error
         else:
@@ -290,7 +292,7 @@ class ConnectionStream(trio.abc.Stream):
         readable = self._readable
         assert readable
         self._drained = False
-        readable.waker.wake()
+        readable.wake()
         hook = self._data_hook
         if hook is not None:
             hook()
@@ -412,9 +414,10 @@ class ConnectionStream(trio.abc.Stream):
     def _write_or_defer(self) -> None:
         if self._fd >= 0 and not self._flusher_running:
             self._write_now()
-        if self.queue and self.broken is None and not self._flusher_running and self._spawn:
+        nursery = self._nursery
+        if self.queue and self.broken is None and not self._flusher_running and nursery:
             self._flusher_running = True
-            self._spawn(self._flusher)
+            nursery.start_soon(self._flusher)
 
     def _write_now(self) -> None:
         """Write from the queue's head until it is empty or the kernel is full."""
@@ -442,7 +445,7 @@ class ConnectionStream(trio.abc.Stream):
 
     async def _flusher(self) -> None:
         try:
-            async with self._flush_lock:
+            async with self._lock():
                 await self._drain(lambda: bool(self.queue))
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
             self._break(exc)
@@ -451,8 +454,15 @@ class ConnectionStream(trio.abc.Stream):
         if self.gate.waiting:
             self.open_lane()  # caught up while the connection stayed parked
 
+    def _lock(self) -> trio.Lock:
+        """The lock of whoever writes from the queue while waiting (made on first use)."""
+        lock = self._flush_lock
+        if lock is None:
+            lock = self._flush_lock = trio.Lock()
+        return lock
+
     async def _drain(self, pending: Callable[[], bool]) -> None:
-        """Write until ``pending()`` is false; hold ``_flush_lock`` while calling."""
+        """Write until ``pending()`` is false; hold :meth:`_lock` while calling."""
         queue = self.queue
         while pending() and self.broken is None:
             if self._fd >= 0:
@@ -484,7 +494,7 @@ class ConnectionStream(trio.abc.Stream):
         if queue:
             self._close_lane()
         if queue.is_pending(ticket):
-            async with self._flush_lock:
+            async with self._lock():
                 await self._drain(lambda: queue.is_pending(ticket))
         else:
             await trio.lowlevel.checkpoint()
@@ -512,7 +522,7 @@ class ConnectionStream(trio.abc.Stream):
         """Return once everything queued so far is written (or the socket broke)."""
         queue = self.queue
         if queue and self.broken is None:
-            async with self._flush_lock:
+            async with self._lock():
                 await self._drain(lambda: bool(queue))
         else:
             await trio.lowlevel.checkpoint()
@@ -544,7 +554,7 @@ class ConnectionStream(trio.abc.Stream):
         # nursery, its pid) so that reference counting frees it all as soon
         # as the connection's task lets go, without the cycle collector.
         self._data_hook = None
-        self._spawn = None
+        self._nursery = None
         self._readable = None
         self._hub = None
         self.lane = None

@@ -184,9 +184,10 @@ class Front:
                 # slot _serve took is given back whatever happens in there.
                 served.answered = True
                 entry, arguments = handover
-                serving = entry(stream, *arguments)
-                del handover, arguments  # the coroutine holds them, and lets go
+                del handover
                 try:
+                    serving = entry(stream, *arguments)
+                    del arguments  # the session holds what it needs, and lets go
                     await serving
                 finally:
                     self.admission.release()

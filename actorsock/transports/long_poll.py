@@ -306,11 +306,9 @@ class LongPollSessions:
         opening = _LongPollOpening(session, token, self._sessions, self.long_poll.session_timeout)
 
         async def run() -> None:
-            services.on_start(session)
             try:
-                await serve_session(session, opening)
+                await serve_session(session, opening, services)
             finally:
-                services.on_end(session.pid)
                 self.admission.release()
                 opening.decided.set()
 

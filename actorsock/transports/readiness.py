@@ -38,29 +38,29 @@ _HAS_EPOLL = hasattr(select, "epoll")
 _HANG_UP = select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR if _HAS_EPOLL else 0
 
 
-class Readable:
-    """What one socket's reader waits on.
+class Readable(Waker):
+    """What one socket's reader waits on; :meth:`wake` wakes it.
 
     Attributes:
-        waker: Wakes the reader.
         hung_up: Set once the peer has closed its side or the socket failed.
         notify: What the hub calls when the socket becomes readable (or
-            hangs up); wakes the reader unless the stream installs its own.
+            hangs up) instead of :meth:`wake`; None until the stream
+            installs its own.
     """
 
-    __slots__ = ("hung_up", "notify", "waker")
+    __slots__ = ("hung_up", "notify")
 
     def __init__(self) -> None:
-        self.waker = Waker()
+        super().__init__()
         self.hung_up = False
-        self.notify: Callable[[], None] = self.waker.wake
+        self.notify: Callable[[], None] | None = None
 
-    async def wait(self) -> None:
+    async def wait_readable(self) -> None:
         """Return once data may have arrived since the last read (a checkpoint)."""
         if self.hung_up:
             await trio.lowlevel.checkpoint()
         else:
-            await self.waker.wait()
+            await self.wait()
 
 
 class ReadinessHub:
@@ -95,8 +95,8 @@ class ReadinessHub:
         with contextlib.suppress(OSError):
             self._epoll.unregister(fd)
         readable.hung_up = True
-        readable.notify = readable.waker.wake  # drop the stream's callback (a cycle)
-        readable.waker.wake()
+        readable.notify = None  # drop the stream's callback (a cycle)
+        readable.wake()
 
     def __len__(self) -> int:
         return len(self._watched)
@@ -122,7 +122,11 @@ class ReadinessHub:
             if readable is not None:
                 if flags & _HANG_UP:
                     readable.hung_up = True
-                readable.notify()
+                notify = readable.notify
+                if notify is None:
+                    readable.wake()
+                else:
+                    notify()
 
 
 _HUB: trio.lowlevel.RunVar[ReadinessHub | None] = trio.lowlevel.RunVar("actorsock_readiness")

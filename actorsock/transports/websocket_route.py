@@ -15,6 +15,8 @@ over it; the session loop itself knows nothing of WebSocket::
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import h11
 import trio
 
@@ -32,7 +34,7 @@ from .websocket import ServerWebSocket, open_websocket
 __all__ = ["serve_websocket"]
 
 
-async def serve_websocket(
+def serve_websocket(
     stream: trio.abc.Stream,
     parser: h11.Connection | None,
     early: bytes,
@@ -41,8 +43,11 @@ async def serve_websocket(
     *,
     services: SessionServices,
     handshake_timeout: float,
-) -> None:
-    """Serve one accepted upgrade request with a fresh ``handler_class()``.
+) -> Awaitable[None]:
+    """Serve one accepted upgrade request with a fresh ``handler_class()``: await it.
+
+    (A function returning the session's life, not a coroutine of its own: one
+    frame less held for as long as the connection lives.)
 
     Args:
         stream: The client stream (owned from now on; closed on return).
@@ -61,15 +66,10 @@ async def serve_websocket(
     # the session is parked (see FrameSink and Pid.direct_fd).
     pid.frame_sink = channel
     channel.lane = pid
-    services.on_start(session)
     opening = _WebSocketOpening(
         session, channel, parser, early, services.incomplete_budget, handshake_timeout
     )
-    del parser, early  # the opening holds them until the 101, then lets go
-    try:
-        await serve_session(session, opening)
-    finally:
-        services.on_end(pid)
+    return serve_session(session, opening, services)
 
 
 class _WebSocketOpening:
