@@ -305,7 +305,7 @@ class Session:
             self.log.info("rejected in init", status=accept.status)
         return accept
 
-    async def open(self, opening: Opening, nursery: trio.Nursery) -> Transport | Reason:
+    async def open(self, opening: Opening, nursery: trio.Nursery | None) -> Transport | Reason:
         """Everything before :meth:`run`, the way every transport does it.
 
         ``init``; a crash is answered with ``opening.refuse(500)``
@@ -565,19 +565,43 @@ class Session:
             )
 
 
+class _NoNursery:
+    """Stands for the session's nursery where the link runs no task of its own."""
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc_info: object) -> bool:
+        return False
+
+
+_NO_NURSERY = _NoNursery()
+
+
 class Opening(Protocol):
     """How one transport opens a session's link, refuses it, and lets it go.
 
     One object per session, not three closures: it lives as long as the
     session, and each closure would be a function and its cells more for
     the garbage collector to walk, per connection.
+
+    Attributes:
+        runs_tasks: True if the link runs tasks of its own (a reader, a
+            watcher): the session then opens a nursery for them, cancelled
+            when it ends. (Not otherwise: a nursery is a cancel scope to
+            enter and ten objects to keep, per connection.)
     """
 
-    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> Transport | None:
+    @property
+    def runs_tasks(self) -> bool: ...
+
+    async def open_transport(
+        self, accept: Accept, nursery: trio.Nursery | None
+    ) -> Transport | None:
         """Open the link once ``init`` accepted; None if the client went away.
 
         ``nursery`` is the session's, for the transport's own tasks
-        (cancelled when the session ends).
+        (cancelled when the session ends); None unless :attr:`runs_tasks`.
         """
         ...
 
@@ -605,12 +629,13 @@ async def serve_session(session: Session, opening: Opening, services: SessionSer
     reason: Reason | None = None  # Shutdown() if nothing else ends it
     services.on_start(session)
     try:
-        async with trio.open_nursery() as nursery:
+        async with trio.open_nursery() if opening.runs_tasks else _NO_NURSERY as nursery:
             try:
                 opened = await session.open(opening, nursery)
                 reason = opened if isinstance(opened, Reason) else await session.run(opened)
             finally:
-                nursery.cancel_scope.cancel()
+                if nursery is not None:
+                    nursery.cancel_scope.cancel()
     finally:
         try:
             with trio.CancelScope(shield=True):

@@ -250,7 +250,9 @@ class _MemoryOpening:
         self.client = client
         self.transport = transport
 
-    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> MemoryTransport:
+    runs_tasks = False
+
+    async def open_transport(self, accept: Accept, nursery: trio.Nursery | None) -> MemoryTransport:
         return self.transport
 
     async def refuse(self, response: Response) -> None:

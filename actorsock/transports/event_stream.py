@@ -229,7 +229,12 @@ class _EventStreamOpening:
         parser, self.parser = self.parser, None
         await write_response(self.channel, parser, response, close=True)
 
-    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> EventStream | None:
+    runs_tasks = True  # a watcher of the client's side of the stream
+
+    async def open_transport(
+        self, accept: Accept, nursery: trio.Nursery | None
+    ) -> EventStream | None:
+        assert nursery is not None
         parser, self.parser = self.parser, None
         assert parser is not None
         channel, chunked = self.channel, self.chunked

@@ -345,7 +345,12 @@ class _LongPollOpening:
         self.refusal = response
         self.decided.set()
 
-    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> LongPollTransport:
+    runs_tasks = True  # the expiry watcher
+
+    async def open_transport(
+        self, accept: Accept, nursery: trio.Nursery | None
+    ) -> LongPollTransport:
+        assert nursery is not None
         session = self.session
         queue = session.queue
         transport = LongPollTransport(

@@ -438,7 +438,7 @@ class ServerWebSocket(StreamBacked):
 
 
 async def open_websocket(
-    nursery: trio.Nursery,
+    nursery: trio.Nursery | None,
     stream: ConnectionStream,
     response: bytes,
     early: bytes,
@@ -451,7 +451,10 @@ async def open_websocket(
     """Write the upgrade's answer and open the connection.
 
     Args:
-        nursery: Where the stream's flusher (and a TLS reader) run.
+        nursery: The session's, where a TLS stream's reader runs (and its
+            flusher); None for a plain socket, whose flusher then runs
+            beside the connection's task, in the nursery that started it
+            (it ends when the socket is closed).
         stream: The connection's stream.
         response: The ``101 Switching Protocols`` bytes.
         early: Bytes the client sent behind its head (its first frames).
@@ -465,7 +468,9 @@ async def open_websocket(
         The open connection; None if the client went away or did not read
         the 101 in time.
     """
-    stream.attach(nursery)
+    flusher_home = nursery or trio.lowlevel.current_task().parent_nursery
+    assert flusher_home is not None  # a connection's task is always in a nursery
+    stream.attach(flusher_home)
     if not stream.write_control(response):
         return None
     if stream.queue:
@@ -486,5 +491,6 @@ async def open_websocket(
     if stream.reads_without_waiting:
         stream.on_data(on_inbound)
     else:
+        assert nursery is not None  # runs_tasks said so
         ws.read_in_a_task(nursery)
     return ws

@@ -93,7 +93,14 @@ class _WebSocketOpening:
         self.budget = budget
         self.handshake_timeout = handshake_timeout
 
-    async def open_transport(self, accept: Accept, nursery: trio.Nursery) -> ServerWebSocket | None:
+    @property
+    def runs_tasks(self) -> bool:
+        # A reader task for a stream that cannot be read without waiting (TLS).
+        return not self.channel.reads_without_waiting
+
+    async def open_transport(
+        self, accept: Accept, nursery: trio.Nursery | None
+    ) -> ServerWebSocket | None:
         session, parser, early = self.session, self.parser, self.early
         # This object lives as long as the session: let go of the parser
         # (and the request it read) and of the opening bytes.
