@@ -53,7 +53,7 @@ from ..core.handshake import (
 from ..core.request import Request, Response
 from ..core.routes import RouteMatch, Router
 from .endpoints import Endpoints, Handover
-from .http import read_request_head, to_request, write_response
+from .http import HeadReader, read_now, to_request, write_response
 
 __all__ = ["Front", "close_quietly"]
 
@@ -268,34 +268,55 @@ class Front:
     ) -> h11.Request | None:
         """Wait for a request head as a counted handshake; None if none came.
 
-        The wait counts against the admission as a handshake (evictable),
-        the first one on a stream and every keep-alive wait after it.
+        A head already there (pipelined behind the last one, or in the
+        socket when the first is looked for: a client that connected and
+        sent at once) is taken without waiting, so with no timeout and no
+        handshake slot. Otherwise the wait counts against the admission as
+        a handshake (evictable), the first one on a stream and every
+        keep-alive wait after it.
         """
+        head = HeadReader(parser, self.max_head_size)
+        try:
+            event = head.next_event()
+            if event is h11.NEED_DATA and first:
+                data = read_now(stream)
+                if data is not None:
+                    if not data:
+                        return None  # the client closed at once
+                    head.feed(data)
+                    event = head.next_event()
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]
+            return await self._wait_for_head(stream, head, served, first)
+        except h11.RemoteProtocolError as exc:
+            self.log.info("malformed request", remote=served.remote, error=str(exc))
+            served.answered = True
+            with trio.move_on_after(CLOSE_TIMEOUT):
+                await write_response(stream, None, Response(exc.error_status_hint, f"{exc}\n"))
+            return None
+
+    async def _wait_for_head(
+        self, stream: trio.abc.Stream, head: HeadReader, served: _Served, first: bool
+    ) -> h11.Request | None:
         timeout = self.handshake_timeout if first else self.keep_alive_timeout
         with trio.move_on_after(timeout) as scope:
             ticket = self.admission.begin_handshake(scope.cancel)
             try:
-                event = await read_request_head(stream, parser, self.max_head_size)
-            except h11.RemoteProtocolError as exc:
-                self.log.info("malformed request", remote=served.remote, error=str(exc))
-                served.answered = True
-                await write_response(stream, None, Response(exc.error_status_hint, f"{exc}\n"))
-                return None
+                return await head.read(stream)
             finally:
                 self.admission.end_handshake(ticket)
-        if scope.cancelled_caught:
-            if trio.current_time() < scope.deadline:
-                self.log.info("handshake evicted for a newer client", remote=served.remote)
-            elif (
-                parser.their_state is h11.IDLE
-                and not parser.trailing_data[0]
-                and timeout != self.handshake_timeout
-            ):
-                pass  # an idle keep-alive stream: closing it is routine
-            else:
-                self.log.info("handshake timeout", remote=served.remote, timeout=timeout)
-            return None
-        return event
+        parser = head.parser
+        if trio.current_time() < scope.deadline:
+            self.log.info("handshake evicted for a newer client", remote=served.remote)
+        elif (
+            parser.their_state is h11.IDLE
+            and not parser.trailing_data[0]
+            and timeout != self.handshake_timeout
+        ):
+            pass  # an idle keep-alive stream: closing it is routine
+        else:
+            self.log.info("handshake timeout", remote=served.remote, timeout=timeout)
+        return None
 
     async def _upgrade(
         self,

@@ -2,7 +2,7 @@
 
 One h11 parser serves a stream for all its requests (keep-alive, pipelining):
 
-    read_request_head ---> a request      (400 / 414 / 431 for a bad head)
+    HeadReader -------->   a request head (400 / 414 / 431 for a bad one)
     read_body --------->   its body       (413 past the limit; 100 Continue
                                            first when the client waits for it)
     write_response / write_streaming      (Content-Length, or chunked)
@@ -15,6 +15,7 @@ written with ``close=True``.
 
 from __future__ import annotations
 
+import os
 from http import HTTPStatus
 
 import h11
@@ -25,9 +26,10 @@ from ..core.request import Request, Response, StreamingResponse, split_target
 __all__ = [
     "BodyTooLarge",
     "ClientGone",
+    "HeadReader",
     "next_cycle",
     "read_body",
-    "read_request_head",
+    "read_now",
     "response_head",
     "to_request",
     "write_response",
@@ -52,55 +54,97 @@ async def _receive(stream: trio.abc.Stream) -> bytes:
         return b""
 
 
-async def read_request_head(
-    stream: trio.abc.Stream, parser: h11.Connection, max_size: int
-) -> h11.Request | None:
-    """Read bytes until ``parser`` has a full request head.
+class HeadReader:
+    """Reads one request head into ``parser``, bounded by ``max_size``.
 
     Only the head counts against ``max_size``: bytes the client sent right
     behind it (a body, a pipelined request, a WebSocket client's first
     frames) wait in the parser, and ``parser.trailing_data`` returns them.
 
     Args:
-        stream: The client stream.
-        parser: The stream's h11 parser, at the start of a request cycle.
+        parser: The stream's h11 parser, at the start of a request cycle
+            (it may hold a pipelined request already read).
         max_size: Most bytes a head may take.
-
-    Returns:
-        The parsed head, or None if the client closed first (before any
-        byte of this request).
-
-    Raises:
-        h11.RemoteProtocolError: For a malformed or oversize head; the error
-            carries the status to answer with: 400, 414 when the request
-            line alone is too long, 431 when the head is.
     """
-    line_ended = False
-    buffered = len(parser.trailing_data[0])  # a pipelined request already read
-    received = 0
-    while True:
+
+    __slots__ = ("_buffered", "_line_ended", "_received", "max_size", "parser")
+
+    def __init__(self, parser: h11.Connection, max_size: int) -> None:
+        self.parser = parser
+        self.max_size = max_size
+        held = parser.trailing_data[0]
+        self._buffered = len(held)
+        self._received = 0
+        self._line_ended = b"\n" in held
+
+    def feed(self, data: bytes) -> None:
+        """Add bytes read from the client."""
+        self._received += len(data)
+        self._line_ended = self._line_ended or b"\n" in data
+        self.parser.receive_data(data)
+
+    def next_event(self) -> h11.Request | type[h11.NEED_DATA] | None:
+        """The head if the bytes fed so far hold it whole; ``h11.NEED_DATA`` if
+        they do not yet; None if the client closed before sending one.
+
+        Raises:
+            h11.RemoteProtocolError: For a malformed or oversize head; the
+                error carries the status to answer with: 400, 414 when the
+                request line alone is too long, 431 when the head is.
+        """
+        parser = self.parser
         try:
             event = parser.next_event()
         except h11.RemoteProtocolError as exc:
-            if exc.error_status_hint == 431 and not line_ended:
+            if exc.error_status_hint == 431 and not self._line_ended:
                 raise h11.RemoteProtocolError("request target too long", 414) from None
             raise
         if isinstance(event, h11.Request):
             # h11 bounds only a head still incomplete; one that arrived whole
             # in the last read is measured here, without what followed it.
-            if buffered + received - len(parser.trailing_data[0]) > max_size:
-                if len(event.target) > max_size:
+            consumed = self._buffered + self._received - len(parser.trailing_data[0])
+            if consumed > self.max_size:
+                if len(event.target) > self.max_size:
                     raise h11.RemoteProtocolError("request target too long", 414)
                 raise h11.RemoteProtocolError("request head too large", 431)
             return event
-        if event is not h11.NEED_DATA:
-            return None
-        data = await _receive(stream)
-        if not data:
-            return None
-        received += len(data)
-        line_ended = line_ended or b"\n" in data
-        parser.receive_data(data)
+        if event is h11.NEED_DATA:
+            return h11.NEED_DATA
+        return None
+
+    async def read(self, stream: trio.abc.Stream) -> h11.Request | None:
+        """Read from ``stream`` until the head is whole; None if the client
+        closed first (before any byte of this request).
+
+        Raises:
+            h11.RemoteProtocolError: As :meth:`next_event`.
+        """
+        while True:
+            event = self.next_event()
+            if event is not h11.NEED_DATA:
+                return event  # type: ignore[return-value]
+            data = await _receive(stream)
+            if not data:
+                return None
+            self.feed(data)
+
+
+def read_now(stream: trio.abc.Stream) -> bytes | None:
+    """What a plain socket holds now, read without waiting.
+
+    Returns:
+        The bytes; ``b""`` at the end of the stream (or if it failed); None
+        if nothing is there yet, or if the stream is not a plain socket
+        (TLS), which cannot be read without waiting.
+    """
+    if not isinstance(stream, trio.SocketStream):
+        return None
+    try:
+        return os.read(stream.socket.fileno(), RECEIVE_SIZE)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 async def read_body(stream: trio.abc.Stream, parser: h11.Connection, limit: int) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import h11
 import pytest
 import trio
 from structlog.testing import capture_logs
@@ -11,6 +12,7 @@ import actorsock.transports.front as front_module
 import actorsock.transports.websocket_route as connection_module
 from actorsock import App, Handler, Reject, Text
 from actorsock.testing import open_test_server
+from actorsock.transports.http import HeadReader
 from actorsock.transports.websocket import ServerWebSocket
 
 from .helpers import KEY, Echo, EchoCrowd, RawClient, frame, read_reply, status_of, wait_for
@@ -99,16 +101,17 @@ class OneShot:
 
 def inject_everywhere(monkeypatch: pytest.MonkeyPatch, shot: OneShot) -> None:
     """Wrap each stage of serving a stream so that ``shot`` can make it raise."""
-    read_head = front_module.read_request_head
+    next_head_event = HeadReader.next_event
     to_request = front_module.to_request
     origin_allowed = front_module.origin_allowed
     accept = connection_module.open_websocket
     next_inbound = ServerWebSocket.next_inbound
 
-    async def read_head_hook(stream, parser, max_size):
-        result = await read_head(stream, parser, max_size)
-        shot.fire("head read")
-        return result
+    def read_head_hook(self):
+        event = next_head_event(self)
+        if isinstance(event, h11.Request):
+            shot.fire("head read")
+        return event
 
     def routing_hook(event, peer):
         shot.fire("routing")
@@ -128,7 +131,7 @@ def inject_everywhere(monkeypatch: pytest.MonkeyPatch, shot: OneShot) -> None:
             shot.fire("first frame")
         return frame
 
-    monkeypatch.setattr(front_module, "read_request_head", read_head_hook)
+    monkeypatch.setattr(HeadReader, "next_event", read_head_hook)
     monkeypatch.setattr(front_module, "to_request", routing_hook)
     monkeypatch.setattr(front_module, "origin_allowed", origin_hook)
     monkeypatch.setattr(connection_module, "open_websocket", upgrade_hook)
