@@ -32,6 +32,7 @@ from typing import Any
 
 import trio
 
+from .collector import tune_collector
 from .config import Config
 from .core.admission import Admission, AdmissionStatistics
 from .core.budget import ByteBudget
@@ -341,7 +342,10 @@ class App:
     def run(self, config: Config | None = None) -> None:
         """Configure logging, serve, and stop gracefully on SIGINT or SIGTERM.
 
-        Blocks until shut down. A second signal cuts the drain short.
+        Blocks until shut down. A second signal cuts the drain short. The
+        process is this server's: its garbage collector is set up for many
+        long-lived connections (``server.gc_full_collection_threshold``, see
+        :mod:`actorsock.collector`).
 
         Raises:
             ListenError: If the address cannot be listened on.
@@ -349,6 +353,7 @@ class App:
         """
         config = config or Config()
         configure_logging(config.log.format, config.log.level)
+        tune_collector(config.server.gc_full_collection_threshold)
         try:
             trio.run(self._main, config)
         except* (ListenError, ConfigError) as group:

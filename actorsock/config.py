@@ -65,6 +65,7 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     tls_cert: str = ""
     tls_key: str = ""
+    gc_full_collection_threshold: int = 50
 
 
 #: The ``[websocket]`` section (see ``config/actorsock.toml``): the connection
@@ -133,6 +134,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "server.max_body_size": _positive,
     "server.drain_timeout": _not_negative,
     "server.max_head_size": _positive,
+    "server.gc_full_collection_threshold": _not_negative,
     "websocket.idle_timeout": _positive,
     "websocket.ping_interval": _not_negative,
     "websocket.max_message_size": _positive,

@@ -1,0 +1,42 @@
+"""The collector settings App.run applies to the process it owns."""
+
+import gc
+
+import pytest
+
+from actorsock.collector import tune_collector
+from actorsock.config import Config
+
+
+@pytest.fixture
+def collector_settings():
+    thresholds = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def test_the_default_lets_full_collections_wait_and_freezes_start_up(collector_settings):
+    young, middle, _ = gc.get_threshold()
+    tune_collector(Config().server.gc_full_collection_threshold)
+    assert gc.get_threshold() == (young, middle, 50)
+    assert gc.get_freeze_count() > 0
+
+
+def test_zero_leaves_the_collector_alone(collector_settings):
+    before = gc.get_threshold(), gc.get_freeze_count()
+    tune_collector(0)
+    assert (gc.get_threshold(), gc.get_freeze_count()) == before
+
+
+def test_frozen_objects_are_still_freed_by_reference_counting(collector_settings):
+    import weakref
+
+    class Thing:
+        pass
+
+    thing = Thing()
+    alive = weakref.ref(thing)
+    tune_collector(50)
+    del thing
+    assert alive() is None
