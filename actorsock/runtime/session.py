@@ -623,6 +623,11 @@ async def serve_session(session: Session, opening: Opening, services: SessionSer
     the socket), :meth:`Session.finish` and ``services.on_end(pid)``. The
     session's pid is the current pid throughout. The terminate reason is
     then ``session.pid.exit_reason``.
+
+    Args:
+        session: A session not started yet.
+        opening: Its transport's way to open, refuse and release the link.
+        services: What the server's sessions share (its hooks are called here).
     """
     token = set_current_pid(session.pid)
     started = trio.current_time()

@@ -215,6 +215,8 @@ class _EventStreamOpening:
 
     __slots__ = ("channel", "chunked", "parser", "session")
 
+    runs_tasks = True  # a watcher of the client's side of the stream
+
     def __init__(
         self, session: Session, channel: ConnectionStream, parser: h11.Connection, chunked: bool
     ) -> None:
@@ -228,8 +230,6 @@ class _EventStreamOpening:
     async def refuse(self, response: Response) -> None:
         parser, self.parser = self.parser, None
         await write_response(self.channel, parser, response, close=True)
-
-    runs_tasks = True  # a watcher of the client's side of the stream
 
     async def open_transport(
         self, accept: Accept, nursery: trio.Nursery | None

@@ -327,6 +327,8 @@ class _LongPollOpening:
 
     __slots__ = ("by_token", "decided", "refusal", "session", "session_timeout", "token")
 
+    runs_tasks = True  # the expiry watcher
+
     def __init__(
         self,
         session: Session,
@@ -344,8 +346,6 @@ class _LongPollOpening:
     async def refuse(self, response: Response) -> None:
         self.refusal = response
         self.decided.set()
-
-    runs_tasks = True  # the expiry watcher
 
     async def open_transport(
         self, accept: Accept, nursery: trio.Nursery | None
