@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .request import Request
+from .request import HTTP_TOKEN, Request
 
 __all__ = [
     "HttpError",
@@ -56,8 +56,6 @@ __all__ = [
     "wants_upgrade",
 ]
 
-# RFC 9110 5.6.2: token = 1*tchar
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 # RFC 3986 3.2.2 reg-name (unreserved / pct-encoded / sub-delims), and IPv4.
 _REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z")
 # RFC 3986 IP-literal: IPv6 or IPvFuture, checked loosely for the characters.
@@ -86,7 +84,7 @@ def _list_items(request: Request, name: str) -> list[str]:
 
 
 def _is_token(value: str) -> bool:
-    return _TOKEN.match(value) is not None
+    return HTTP_TOKEN.match(value) is not None
 
 
 def _tokens(request: Request, name: str) -> set[str]:

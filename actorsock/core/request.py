@@ -8,12 +8,51 @@ never upgrade (the connection then ends with reason ``Normal``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+import re
+from collections.abc import AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["Accept", "Reject", "Request", "Response", "StreamingResponse", "split_target"]
+__all__ = [
+    "HTTP_TOKEN",
+    "Accept",
+    "Reject",
+    "Request",
+    "Response",
+    "StreamingResponse",
+    "check_headers",
+    "split_target",
+]
+
+#: RFC 9110 section 5.6.2: ``token = 1*tchar`` (a header name, a list item).
+HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+# RFC 9110 section 5.5, in ASCII: visible characters with spaces and tabs
+# inside, none at either end (the HTTP engine refuses them there).
+_FIELD_VALUE = re.compile(r"(?:[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?)?\Z")
+
+
+def check_headers(headers: Iterable[tuple[str, str]], owner: str) -> None:
+    """Refuse response headers HTTP cannot carry, where the handler made them.
+
+    Checked when an :class:`Accept`, :class:`Reject`, :class:`Response` or
+    :class:`StreamingResponse` is made, so the error names the handler's
+    own line, not a write long after (a line break in a value would
+    otherwise be a header injected into the response).
+
+    Raises:
+        ValueError: For a name that is not a token, or a value with a
+            control character, a line break, a non-ASCII character, or a
+            space at either end.
+    """
+    for name, value in headers:
+        if not isinstance(name, str) or HTTP_TOKEN.match(name) is None:
+            raise ValueError(f"{owner}: header name {name!r} is not an HTTP token")
+        if not isinstance(value, str) or _FIELD_VALUE.match(value) is None:
+            raise ValueError(
+                f"{owner}: the value of header {name!r} cannot be sent ({value!r}): "
+                "printable ASCII only, no line break, no space at either end"
+            )
 
 
 def split_target(target: str) -> tuple[str, str] | None:
@@ -122,6 +161,9 @@ class Accept:
     subprotocol: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        check_headers(self.headers, "Accept")
+
 
 @dataclass(frozen=True, slots=True)
 class Reject:
@@ -140,6 +182,7 @@ class Reject:
     def __post_init__(self) -> None:
         if not 400 <= self.status <= 599:
             raise ValueError(f"a rejection needs a 4xx or 5xx status, not {self.status}")
+        check_headers(self.headers, "Reject")
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +200,9 @@ class Response:
     body: str | bytes = b""
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        check_headers((("content-type", self.content_type), *self.headers), "Response")
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,3 +226,6 @@ class StreamingResponse:
     status: int = 200
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        check_headers((("content-type", self.content_type), *self.headers), "StreamingResponse")

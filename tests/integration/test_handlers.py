@@ -12,6 +12,7 @@ from actorsock import (
     Accept,
     App,
     Binary,
+    Crash,
     Handler,
     Ping,
     Pong,
@@ -107,6 +108,30 @@ async def test_init_chooses_a_subprotocol():
     ):
         assert ws.subprotocol == "v1.chat"
         assert (b"x-server", b"actorsock") in ws.handshake_headers
+
+
+async def test_init_answering_with_a_header_http_cannot_carry_is_its_crash():
+    ended = []
+
+    class Sloppy(Handler):
+        async def init(self, request):
+            return Accept(headers=(("x-user", "alice\r\nset-cookie: admin=1"),))
+
+        async def terminate(self, reason):
+            ended.append(reason)
+
+    async with open_test_server(App(routes={"/ws": Sloppy})) as server:
+
+        def refused():
+            with pytest.raises(InvalidStatus) as caught:
+                sync_connect(server.url("/ws"), open_timeout=5)
+            return caught.value.response
+
+        response = await trio.to_thread.run_sync(refused)
+        assert response.status_code == 500
+        assert "set-cookie" not in response.headers  # nothing was injected
+        await wait_for(lambda: ended)
+    assert isinstance(ended[0], Crash) and isinstance(ended[0].exception, ValueError)
 
 
 async def test_returned_frames_go_out_in_order_and_close_stops():
