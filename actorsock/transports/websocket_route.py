@@ -36,7 +36,7 @@ __all__ = ["serve_websocket"]
 
 def serve_websocket(
     stream: trio.abc.Stream,
-    parser: h11.Connection | None,
+    parser: h11.Connection,
     early: bytes,
     request: Request,
     handler_class: type[Handler],
@@ -50,7 +50,8 @@ def serve_websocket(
     frame less held for as long as the connection lives.)
 
     Args:
-        stream: The client stream (owned from now on; closed on return).
+        stream: The client stream (owned from now on; closed before the
+            returned awaitable finishes).
         parser: The h11 parser that read the upgrade request (it writes
             the 101; let go of once it has).
         early: Bytes the client sent behind its head (its first frames).
