@@ -40,3 +40,24 @@ def test_frozen_objects_are_still_freed_by_reference_counting(collector_settings
     tune_collector(50)
     del thing
     assert alive() is None
+
+
+def test_app_run_sets_up_the_collector_of_the_process_it_owns(monkeypatch):
+    import socket
+
+    import actorsock.app as app_module
+    from actorsock import App, ListenError
+
+    seen = []
+    monkeypatch.setattr(app_module, "tune_collector", seen.append)
+    monkeypatch.setattr(app_module, "configure_logging", lambda *args: None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = Config().replace(server__port=taken.getsockname()[1])
+        with pytest.raises(ListenError):
+            App().run(config)  # stops at once: the port is taken
+        assert seen == [50]
+        with pytest.raises(ListenError):
+            App().run(config.replace(server__gc_full_collection_threshold=0))
+        assert seen == [50, 0]
