@@ -220,8 +220,8 @@ def switching_headers(
     """The headers of the 101 answering an upgrade :func:`check_upgrade` accepted.
 
     No extension is negotiated (none is confirmed, so the client may use
-    none). ``extra`` follows as given; the HTTP engine that writes the
-    response refuses a name or value that is not a valid field.
+    none). ``extra`` follows as given (:class:`~actorsock.core.request.Accept`
+    refused any field HTTP cannot carry when it was made).
 
     Args:
         request: The checked upgrade request.

@@ -285,8 +285,8 @@ class Front:
                         return None  # the client closed at once
                     head.feed(data)
                     event = head.next_event()
-            if event is not h11.NEED_DATA:
-                return event  # type: ignore[return-value]
+            if event is None or isinstance(event, h11.Request):
+                return event
             return await self._wait_for_head(stream, head, served, first)
         except h11.RemoteProtocolError as exc:
             self.log.info("malformed request", remote=served.remote, error=str(exc))

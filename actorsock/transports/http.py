@@ -121,8 +121,8 @@ class HeadReader:
         """
         while True:
             event = self.next_event()
-            if event is not h11.NEED_DATA:
-                return event  # type: ignore[return-value]
+            if event is None or isinstance(event, h11.Request):
+                return event
             data = await _receive(stream)
             if not data:
                 return None

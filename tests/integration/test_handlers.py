@@ -75,6 +75,17 @@ async def test_init_sees_the_request():
         assert request.remote[0] == "127.0.0.1" and request.remote[1] > 0
 
 
+async def refused_upgrade(url):
+    """The HTTP response the ``websockets`` client got for an upgrade the server refused."""
+
+    def connect():
+        with pytest.raises(InvalidStatus) as caught:
+            sync_connect(url, open_timeout=5)
+        return caught.value.response
+
+    return await trio.to_thread.run_sync(connect)
+
+
 async def test_init_may_reject_before_the_upgrade():
     class Gate(Handler):
         async def init(self, request):
@@ -83,13 +94,7 @@ async def test_init_may_reject_before_the_upgrade():
             return None
 
     async with open_test_server(App(routes={"/ws": Gate})) as server:
-
-        def rejected():
-            with pytest.raises(InvalidStatus) as caught:
-                sync_connect(server.url("/ws?token=wrong"), open_timeout=5)
-            return caught.value.response
-
-        response = await trio.to_thread.run_sync(rejected)
+        response = await refused_upgrade(server.url("/ws?token=wrong"))
         assert response.status_code == 401 and response.body == b"bad token"
         assert response.headers["www-authenticate"] == "Token"
         async with server.connect("/ws?token=secret") as ws:
@@ -121,13 +126,7 @@ async def test_init_answering_with_a_header_http_cannot_carry_is_its_crash():
             ended.append(reason)
 
     async with open_test_server(App(routes={"/ws": Sloppy})) as server:
-
-        def refused():
-            with pytest.raises(InvalidStatus) as caught:
-                sync_connect(server.url("/ws"), open_timeout=5)
-            return caught.value.response
-
-        response = await trio.to_thread.run_sync(refused)
+        response = await refused_upgrade(server.url("/ws"))
         assert response.status_code == 500
         assert "set-cookie" not in response.headers  # nothing was injected
         await wait_for(lambda: ended)
