@@ -72,6 +72,19 @@ class Server:
     sse_path: str = ""  # a Server-Sent Events stream of the /ws broadcasts, if served
     # Run only when asked for by this name in --servers (a measurement aid).
     on_request: str = ""
+    # The checkout the server runs from (its working directory and PYTHONPATH).
+    tree: Path = ROOT
+
+
+def other_checkout(tree: Path) -> Server:
+    """actorsock as another checkout has it (``git worktree add DIR COMMIT``),
+    run beside this one: what a change did to a figure, on the same machine."""
+    tree = tree.resolve()
+    commit = subprocess.run(
+        ["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True
+    ).stdout.strip()
+    ours = servers()[0]
+    return Server(f"actorsock at {commit or tree.name}", ours.command, env=ours.env, tree=tree)
 
 
 def servers() -> list[Server]:
@@ -175,14 +188,14 @@ class Running:
     def __init__(self, server: Server) -> None:
         self.server = server
         self.port = free_port()
-        env = {**os.environ, **server.env, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, **server.env, "PYTHONPATH": str(server.tree)}
         # A file, not a pipe: a server that logs a lot must never block on it.
         BUILD.mkdir(parents=True, exist_ok=True)
         self.log_path = BUILD / f"server-{server.name.split()[0]}.log"
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             pinned([*server.command, "--port", str(self.port)], 0),
-            cwd=ROOT,
+            cwd=server.tree,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -649,6 +662,13 @@ def main(argv: list[str] | None = None) -> int:
         default="idle,accept,broadcast,sse,throughput,echo,echo_tp,slow",
         help="comma-separated",
     )
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        action="append",
+        default=[],
+        help="also run actorsock from this other checkout (repeatable)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="results folder")
     sizes = (
         "idle_clients",
@@ -669,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = servers()
     wanted = [name.strip() for name in (args.servers or "").split(",") if name.strip()]
     chosen = [s for s in chosen if _wanted(s, wanted)]
+    chosen += [other_checkout(tree) for tree in args.checkout]
     all_results: dict[str, dict[str, Any]] = {}
     for server in chosen:
         reason = availability(server)
