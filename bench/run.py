@@ -28,7 +28,7 @@ Scenarios:
 * ``accept``: N clients connecting at once, 500 handshakes in flight; the
   median of three runs.
 * ``echo_tp``: E clients ping-ponging on ``/echo``, nothing else; round
-  trips per second.
+  trips per second (the median of three runs).
 
 Usage::
 
@@ -370,11 +370,11 @@ FULL = Plan(15_000, 10_000, 20, 1_000, 1_000, 100, 5_000, 10, 6, 240.0)
 QUICK = Plan(200, 200, 3, 50, 20, 10, 20, 3, 2, 60.0, repeated_runs=1)
 
 # Scenarios whose figure swings by a fifth or more from run to run on a
-# shared machine (the accept time; the echo tail, which a few milliseconds
-# of the host's own work decide): each runs several times, servers taking
-# turns (A B A B...) so that drift lands on every server alike, and the run
-# with the median of the named figure is reported.
-MEDIAN_OF = {"accept": "connect_s", "echo": "echo_rtt_ms_p99"}
+# shared machine (the accept time, the echo rate, and the echo tail, which a
+# few milliseconds of the host's own work decide): each runs several times,
+# servers taking turns (A B A B...) so that drift lands on every server
+# alike, and the run with the median of the named figure is reported.
+MEDIAN_OF = {"accept": "connect_s", "echo": "echo_rtt_ms_p99", "echo_tp": "echo_per_s"}
 
 
 def run_scenario(name: str, server: Server, plan: Plan) -> dict[str, Any]:
@@ -530,7 +530,7 @@ def table(all_results: dict[str, dict[str, Any]], plan: Plan) -> str:
         f"| slow client effect on broadcast "
         f"| broadcast over SSE, last receive "
         f"| accept {plan.idle_clients:,} clients{_median_label(plan)} "
-        f"| echo msgs/s ({plan.echo_clients} clients) | loadgen CPU s |"
+        f"| echo msgs/s ({plan.echo_clients} clients{_median_label(plan)}) | loadgen CPU s |"
     )
     lines = [header, "|" + "---|" * 11]
     for name, results in all_results.items():
