@@ -19,7 +19,8 @@ One request of a kept-alive stream goes through :meth:`Endpoints.exchange`::
 
 A refusal made before the body is read keeps the stream only if the body
 could be read (and dropped) first; a client that waits for ``100 Continue``
-gets the refusal instead, and the stream closes.
+gets the refusal instead, and the stream closes. A stream closed with the
+client's request unread closes lingering (the front's ``close_lingering``).
 """
 
 from __future__ import annotations

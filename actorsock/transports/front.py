@@ -22,7 +22,9 @@ another while the stream is kept alive::
                                                          holding a slot
 
 Every refusal of the front closes the stream; the endpoints keep it when
-they can.
+they can. A stream closed while the client may still be sending its request
+(a body refused unread, a malformed head) closes lingering
+(:func:`close_lingering`), so the client reads its answer.
 
 Containment: nothing raised while serving one stream leaves
 :meth:`Front.handle`. Whatever escapes the steps above (a bug in actorsock,
@@ -55,7 +57,7 @@ from ..core.routes import RouteMatch, Router
 from .endpoints import Endpoints, Handover
 from .http import HeadReader, read_now, to_request, write_response
 
-__all__ = ["Front", "close_quietly"]
+__all__ = ["LINGER_TIMEOUT", "Front", "close_lingering", "close_quietly"]
 
 WebSocketEntry = Callable[[trio.abc.Stream, h11.Connection, bytes, Request, Any], Awaitable[None]]
 
@@ -65,6 +67,9 @@ _Handover = tuple[Callable[..., Awaitable[None]], tuple[Any, ...]]
 CLOSE_TIMEOUT = 2.0
 """Seconds a TLS stream gets to say goodbye before it is closed forcefully."""
 
+LINGER_TIMEOUT = 5.0
+"""Seconds a refused client may go on sending after its answer (see :func:`close_lingering`)."""
+
 
 async def close_quietly(stream: trio.abc.Stream) -> None:
     """Close ``stream``, giving TLS a moment for its goodbye, ignoring errors."""
@@ -73,6 +78,28 @@ async def close_quietly(stream: trio.abc.Stream) -> None:
             await stream.aclose()
     if scope.cancelled_caught:
         await trio.aclose_forcefully(stream)
+
+
+async def close_lingering(stream: trio.abc.Stream) -> None:
+    """Close ``stream`` after an answer the client may still be sending behind.
+
+    A client refused in the middle of its request (a body too large, a
+    malformed head) may still be writing. Closing a socket with unread data
+    makes the kernel reset the connection, and the reset can destroy the
+    answer before the client reads it: most clients write their whole body
+    before they read, and see only "connection reset". So, as RFC 9112
+    section 9.6 asks, the server ends its side first, then reads and drops
+    what still comes, until the client closes or :data:`LINGER_TIMEOUT` passes.
+    """
+    with (
+        trio.move_on_after(LINGER_TIMEOUT),
+        contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError),
+    ):
+        if isinstance(stream, trio.abc.HalfCloseableStream):
+            await stream.send_eof()
+        while await stream.receive_some(65536):
+            pass
+    await close_quietly(stream)
 
 
 def _peer(stream: trio.abc.Stream) -> tuple[str, int] | None:
@@ -260,7 +287,10 @@ class Front:
             if not answered:
                 break
             first = False
-        await close_quietly(stream)
+        if parser.their_state in (h11.SEND_BODY, h11.ERROR):
+            await close_lingering(stream)  # refused while it may still be sending
+        else:
+            await close_quietly(stream)
         return None
 
     async def _read_head(

@@ -13,6 +13,7 @@ import trio
 
 from actorsock import App, Request, Response, StreamingResponse
 from actorsock.testing import open_test_server
+from actorsock.transports.front import LINGER_TIMEOUT
 
 from .helpers import Echo, status_of
 
@@ -221,6 +222,64 @@ async def test_a_slowloris_body_gets_408(autojump_clock):
                         reply += await stream.receive_some(1000)
             assert status_of(reply) == 408
             assert 10.0 <= trio.current_time() - start < 12.0
+
+
+async def _read_to_end(stream: trio.SocketStream) -> bytes:
+    reply = b""
+    while data := await stream.receive_some(65536):
+        reply += data
+    return reply
+
+
+async def test_a_client_refused_mid_body_can_send_it_whole_and_then_read_the_answer():
+    # Most clients write their whole body before they read. Closed at once,
+    # the server's socket would reset the connection under the client's
+    # writes (RFC 9112 section 9.6): the 413 would be lost.
+    async with open_test_server(make_app(), server__max_body_size=1000) as server:
+        for head in (
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8388608\r\n\r\n",
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800000\r\n",
+        ):
+            stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+            async with stream:
+                with trio.fail_after(30):
+                    await stream.send_all(head)
+                    for _ in range(128):
+                        await stream.send_all(b"b" * 65536)  # 8 MiB, none of it read
+                    reply = await _read_to_end(stream)
+            assert status_of(reply) == 413
+            assert b"connection: close" in reply.lower()
+
+
+async def test_a_malformed_head_is_answered_400_while_the_client_goes_on_sending():
+    async with open_test_server(make_app()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            with trio.fail_after(30):
+                await stream.send_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+                for _ in range(64):
+                    await stream.send_all(b"garbage " * 8192)
+                reply = await _read_to_end(stream)
+        assert status_of(reply) == 400
+
+
+async def test_a_refused_client_that_keeps_sending_is_closed_after_the_linger_time(
+    autojump_clock,
+):
+    async with open_test_server(make_app(), server__max_body_size=1000) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
+            )
+            start = trio.current_time()
+            # The answer, then the server's end of its side; it still reads.
+            assert status_of(await _read_to_end(stream)) == 413
+            with trio.fail_after(60), pytest.raises(trio.BrokenResourceError):
+                while True:
+                    await stream.send_all(b"x" * 100)  # a trickle that never ends
+                    await trio.sleep(0.5)
+            assert LINGER_TIMEOUT <= trio.current_time() - start < LINGER_TIMEOUT + 2
 
 
 async def test_a_streaming_response_arrives_piece_by_piece_in_order():
