@@ -128,10 +128,20 @@ def check_request(request: Request) -> HttpError | None:
     """Checks every request must pass, whatever its route.
 
     h11 already refuses a missing ``Host`` in HTTP/1.1 and a repeated one.
+    Refused here: a major version other than 1 (505), and a request framed
+    both by ``Content-Length`` and ``Transfer-Encoding`` (400): two readers
+    of the stream could disagree on where it ends, the opening of request
+    smuggling (RFC 9112 section 6.1 lets a server refuse it, and asks it to
+    close the connection whatever it does; the refusal closes it).
 
     Returns:
         None if the head is acceptable, else the error to answer with.
     """
+    if not request.http_version.startswith("1."):
+        return HttpError(505, f"HTTP/{request.http_version} is not supported; use HTTP/1.1")
+    framings = ("transfer-encoding", "content-length")
+    if all(request.header(name) is not None for name in framings):
+        return HttpError(400, "both Content-Length and Transfer-Encoding frame this request")
     host = request.header("host")
     if host is not None and host.strip() and not valid_host(host.strip()):
         return HttpError(400, "invalid Host header")

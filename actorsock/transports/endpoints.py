@@ -2,6 +2,7 @@
 
 One request of a kept-alive stream goes through :meth:`Endpoints.exchange`::
 
+    OPTIONS * (the server itself) ....................... 204
     no route ............................................ 404
     method the route lacks .............................. 405 with Allow
     OPTIONS the route does not name ..................... 204 with Allow
@@ -116,6 +117,8 @@ class Endpoints:
             done; a :class:`Handover` for a GET on a :class:`SessionRoute`
             (its body read, nothing answered yet).
         """
+        if request.path == "*":  # OPTIONS *: the server's options, no resource's
+            return await self._refuse(stream, parser, request, Response(204))
         match = self.routes.match(request.path)
         if match is None:
             return await self._refuse(stream, parser, request, Response(404, "not found\n"))

@@ -182,9 +182,14 @@ def to_request(event: h11.Request, remote: tuple[str, int] | None) -> Request | 
 
     Returns:
         None if the request target is in neither the origin form nor the
-        absolute form (see :func:`~actorsock.core.request.split_target`).
+        absolute form (see :func:`~actorsock.core.request.split_target`),
+        nor ``OPTIONS *`` (the asterisk form, RFC 9112 section 3.2.4), whose
+        path is then ``*``.
     """
-    split = split_target(event.target.decode("ascii", "replace"))
+    if event.target == b"*" and event.method == b"OPTIONS":
+        split: tuple[str, str] | None = ("*", "")
+    else:
+        split = split_target(event.target.decode("ascii", "replace"))
     if split is None:
         return None
     path, query = split
@@ -213,8 +218,10 @@ def _head(
     options = [value for name, value in extra if name.lower() == "connection"]
     if close:
         options.append("close")
-    headers = [("content-type", content_type)]
-    if length is not None:
+    # A 204 carries no content, so neither its type nor its length (RFC
+    # 9110 section 8.6: a server must not send Content-Length with a 204).
+    headers = [] if status == 204 else [("content-type", content_type)]
+    if length is not None and status != 204:
         headers.append(("content-length", str(length)))
     headers += [(name, value) for name, value in extra if name.lower() != "connection"]
     if options:
@@ -267,6 +274,7 @@ async def write_response(
     tell (:func:`next_cycle` then says the stream is done).
     """
     body = response.body.encode() if isinstance(response.body, str) else response.body
+    head_only = head_only or response.status in (204, 304)  # statuses without content
     writer = _writer(parser)
     close = close or writer is not parser
     data = writer.send(

@@ -157,6 +157,25 @@ def test_host_values(host, ok):
     assert (check_request(req) is None) is ok
 
 
+@pytest.mark.parametrize(
+    ("version", "headers", "status"),
+    [
+        ("1.1", (("content-length", "3"),), None),
+        ("1.1", (("transfer-encoding", "chunked"),), None),
+        ("1.0", (), None),
+        # Two framings of one body: where it ends depends on who reads it.
+        ("1.1", (("content-length", "3"), ("transfer-encoding", "chunked")), 400),
+        ("1.1", (("transfer-encoding", "chunked"), ("content-length", "0")), 400),
+        ("2.0", (), 505),
+        ("0.9", (), 505),
+    ],
+)
+def test_every_request_has_one_framing_and_http_1(version, headers, status):
+    req = Request("POST", "/", headers=(("host", "x"), *headers), http_version=version)
+    error = check_request(req)
+    assert (error.status if error else None) == status
+
+
 def test_accept_token_is_rfc_6455s_example():
     # RFC 6455 section 1.3, the worked example.
     assert accept_token("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

@@ -282,7 +282,8 @@ async def test_a_client_that_leaves_mid_handshake_frees_its_slot():
         (b"GET http://127.0.0.1/healthz?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 200),
         (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
         (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
-        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n", 204),  # the server's own options
+        (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400),  # the asterisk is for OPTIONS only
     ],
     ids=[
         "two-keys",
@@ -294,6 +295,7 @@ async def test_a_client_that_leaves_mid_handshake_frees_its_slot():
         "target-too-long",
         "head-too-large",
         "asterisk-form",
+        "asterisk-form-get",
     ],
 )
 async def test_handshake_edge_cases_get_the_status_the_rfcs_ask(raw, status):

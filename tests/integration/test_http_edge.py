@@ -122,6 +122,7 @@ async def test_every_method_is_routed_and_the_others_get_405_with_allow():
     assert put.json()["method"] == "PUT" and put.json()["size"] == 2
     assert delete.status_code == 405 and delete.headers["allow"] == "GET, HEAD, OPTIONS, POST, PUT"
     assert options.status_code == 204 and options.headers["allow"] == "OPTIONS, POST"
+    assert "content-length" not in options.headers  # RFC 9110 section 8.6
     assert get_items.status_code == 405 and get_items.headers["allow"] == "OPTIONS, POST"
     assert created.status_code == 201 and created.content == b"new"
     assert head.status_code == 200 and head.content == b""
@@ -280,6 +281,65 @@ async def test_a_refused_client_that_keeps_sending_is_closed_after_the_linger_ti
                     await stream.send_all(b"x" * 100)  # a trickle that never ends
                     await trio.sleep(0.5)
             assert LINGER_TIMEOUT <= trio.current_time() - start < LINGER_TIMEOUT + 2
+
+
+async def test_a_request_framed_two_ways_is_refused_and_what_it_hid_is_never_served():
+    # Content-Length says the body is "0\r\n\r\n"; chunked says it ends
+    # there and a second request follows. A server that picks one framing
+    # and keeps the connection serves a request a proxy in front never saw.
+    async with open_test_server(make_app()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(
+                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"
+            )
+            with trio.fail_after(10):
+                reply = await _read_to_end(stream)
+        assert status_of(reply) == 400
+        assert reply.count(b"HTTP/1.1 ") == 1 and b"the same text" not in reply
+
+
+async def test_options_asterisk_is_the_servers_own_and_keeps_the_connection():
+    async with open_test_server(make_app()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(
+                b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            with trio.fail_after(10):
+                reply = await _read_to_end(stream)
+        first, second = reply.split(b"\r\n\r\n", 1)
+        assert status_of(first) == 204 and b"content-length" not in first.lower()
+        assert status_of(second) == 200 and second.endswith(b"the same text for GET and HEAD\n")
+
+
+async def test_a_major_version_other_than_1_gets_505():
+    async with open_test_server(make_app()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
+        async with stream:
+            await stream.send_all(b"GET /plain HTTP/2.0\r\nHost: x\r\n\r\n")
+            with trio.fail_after(10):
+                assert status_of(await _read_to_end(stream)) == 505
+
+
+async def test_an_endpoint_answering_204_or_304_sends_no_content():
+    async def no_content(request: Request) -> Response:
+        status = int(request.query["status"])
+        return Response(status, "ignored", headers=(("etag", '"1"'),))
+
+    app = App(http_routes={"/nothing": no_content})
+    async with open_test_server(app) as server:
+
+        def talk():
+            with httpx.Client(base_url=server.url("", "http")) as client:
+                return [client.get("/nothing", params={"status": s}) for s in (204, 304, 204)]
+
+        for reply in await in_thread(talk):
+            assert reply.status_code in (204, 304) and reply.content == b""
+            assert reply.headers["etag"] == '"1"'
 
 
 async def test_a_streaming_response_arrives_piece_by_piece_in_order():
