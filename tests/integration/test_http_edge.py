@@ -176,19 +176,30 @@ async def test_curl_posts_a_large_body_with_expect_100_continue():
         assert (await in_thread(post))["size"] == 200_000
 
 
+async def _read_to_end(stream: trio.SocketStream) -> bytes:
+    reply = b""
+    while data := await stream.receive_some(65536):
+        reply += data
+    return reply
+
+
+async def _exchange(port: int, data: bytes) -> bytes:
+    """Send ``data`` on a fresh connection; everything the server sends until it closes."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(data)
+        with trio.fail_after(10):
+            return await _read_to_end(stream)
+
+
 async def test_pipelined_requests_are_answered_in_order():
     async with open_test_server(make_app()) as server:
-        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-        async with stream:
-            await stream.send_all(
-                b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"
-                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nBB"
-                b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-            data = b""
-            with trio.fail_after(5):
-                while chunk := await stream.receive_some(65536):
-                    data += chunk
+        data = await _exchange(
+            server.port,
+            b"PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nBB"
+            b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
     replies = [
         json.loads(part.split(b"\r\n\r\n", 1)[1].split(b"HTTP/1.1")[0])
         for part in data.split(b"HTTP/1.1 200 OK")[1:]
@@ -223,13 +234,6 @@ async def test_a_slowloris_body_gets_408(autojump_clock):
                         reply += await stream.receive_some(1000)
             assert status_of(reply) == 408
             assert 10.0 <= trio.current_time() - start < 12.0
-
-
-async def _read_to_end(stream: trio.SocketStream) -> bytes:
-    reply = b""
-    while data := await stream.receive_some(65536):
-        reply += data
-    return reply
 
 
 async def test_a_client_refused_mid_body_can_send_it_whole_and_then_read_the_answer():
@@ -288,29 +292,23 @@ async def test_a_request_framed_two_ways_is_refused_and_what_it_hid_is_never_ser
     # there and a second request follows. A server that picks one framing
     # and keeps the connection serves a request a proxy in front never saw.
     async with open_test_server(make_app()) as server:
-        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-        async with stream:
-            await stream.send_all(
-                b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\n"
-                b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
-                b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"
-            )
-            with trio.fail_after(10):
-                reply = await _read_to_end(stream)
+        reply = await _exchange(
+            server.port,
+            b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 44\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            b"GET /plain HTTP/1.1\r\nHost: x\r\n\r\n",
+        )
         assert status_of(reply) == 400
         assert reply.count(b"HTTP/1.1 ") == 1 and b"the same text" not in reply
 
 
 async def test_options_asterisk_is_the_servers_own_and_keeps_the_connection():
     async with open_test_server(make_app()) as server:
-        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-        async with stream:
-            await stream.send_all(
-                b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"
-                b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            )
-            with trio.fail_after(10):
-                reply = await _read_to_end(stream)
+        reply = await _exchange(
+            server.port,
+            b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
         first, second = reply.split(b"\r\n\r\n", 1)
         assert status_of(first) == 204 and b"content-length" not in first.lower()
         assert status_of(second) == 200 and second.endswith(b"the same text for GET and HEAD\n")
@@ -318,11 +316,8 @@ async def test_options_asterisk_is_the_servers_own_and_keeps_the_connection():
 
 async def test_a_major_version_other_than_1_gets_505():
     async with open_test_server(make_app()) as server:
-        stream = await trio.open_tcp_stream("127.0.0.1", server.port)
-        async with stream:
-            await stream.send_all(b"GET /plain HTTP/2.0\r\nHost: x\r\n\r\n")
-            with trio.fail_after(10):
-                assert status_of(await _read_to_end(stream)) == 505
+        reply = await _exchange(server.port, b"GET /plain HTTP/2.0\r\nHost: x\r\n\r\n")
+    assert status_of(reply) == 505
 
 
 async def test_an_endpoint_answering_204_or_304_sends_no_content():
