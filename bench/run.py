@@ -83,7 +83,7 @@ def other_checkout(tree: Path) -> Server:
     commit = subprocess.run(
         ["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True
     ).stdout.strip()
-    ours = servers()[0]
+    ours = next(server for server in servers() if server.name == "actorsock")
     return Server(f"actorsock at {commit or tree.name}", ours.command, env=ours.env, tree=tree)
 
 

@@ -38,6 +38,10 @@ __all__ = [
 
 RECEIVE_SIZE = 16384
 
+# Statuses whose responses carry no content, whatever the handler gave
+# (RFC 9110 sections 15.3.5 and 15.4.5); a body for them is left out.
+_WITHOUT_CONTENT = (204, 304)
+
 
 class ClientGone(Exception):
     """The client closed or broke the stream in the middle of a request."""
@@ -274,7 +278,7 @@ async def write_response(
     tell (:func:`next_cycle` then says the stream is done).
     """
     body = response.body.encode() if isinstance(response.body, str) else response.body
-    head_only = head_only or response.status in (204, 304)  # statuses without content
+    head_only = head_only or response.status in _WITHOUT_CONTENT
     writer = _writer(parser)
     close = close or writer is not parser
     data = writer.send(
@@ -329,6 +333,7 @@ async def write_streaming(
         body's iteration is then stopped and the body closed).
     """
     body = response.body
+    head_only = head_only or response.status in _WITHOUT_CONTENT
     head = response_head(parser, response.status, response.content_type, response.headers)
     complete = await _send(stream, head)
     try:

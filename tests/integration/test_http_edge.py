@@ -325,12 +325,24 @@ async def test_an_endpoint_answering_204_or_304_sends_no_content():
         status = int(request.query["status"])
         return Response(status, "ignored", headers=(("etag", '"1"'),))
 
-    app = App(http_routes={"/nothing": no_content})
+    async def streamed_no_content(request: Request) -> StreamingResponse:
+        async def pieces():
+            yield "ignored"
+
+        return StreamingResponse(
+            pieces(), status=int(request.query["status"]), headers=(("etag", '"1"'),)
+        )
+
+    app = App(http_routes={"/nothing": no_content, "/streamed": streamed_no_content})
     async with open_test_server(app) as server:
 
         def talk():
             with httpx.Client(base_url=server.url("", "http")) as client:
-                return [client.get("/nothing", params={"status": s}) for s in (204, 304, 204)]
+                return [
+                    client.get(path, params={"status": s})
+                    for path in ("/nothing", "/streamed")
+                    for s in (204, 304, 204)
+                ]
 
         for reply in await in_thread(talk):
             assert reply.status_code in (204, 304) and reply.content == b""
