@@ -360,6 +360,7 @@ class Session:
         mailbox = pid.mailbox
         prefer_client = True
         steps_without_yield = 0
+        clock = trio.lowlevel.current_clock()  # trio.current_time() in two frames fewer
         while True:
             if pid.stop_request is not None:
                 await self._close(
@@ -381,7 +382,7 @@ class Session:
                 return await self._inbound_overflow()
             if transport.failed:
                 return transport.ended_reason()
-            now = trio.current_time()
+            now = clock.current_time()
             if now >= self.last_activity + self.idle_timeout:
                 await self._close(1000, "idle timeout")
                 return Timeout()

@@ -292,7 +292,10 @@ class ConnectionStream(trio.abc.Stream):
         readable = self._readable
         assert readable
         self._drained = False
-        readable.wake()
+        # Only a parked reader needs waking: one that comes later finds
+        # _drained clear and reads without waiting.
+        if readable.waiting:
+            readable.wake()
         hook = self._data_hook
         if hook is not None:
             hook()
