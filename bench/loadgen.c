@@ -17,7 +17,10 @@
  *               deliveries per second over the whole run.
  *   echo        --echo-clients E do --echo-rounds K round trips on /echo
  *               each, while the /ws clients get a broadcast every
- *               --broadcast-interval seconds.
+ *               --broadcast-interval seconds. --rtt-dump FILE writes every
+ *               round trip as "<done us> <rtt us> <client>" (times from the
+ *               start of the round trips) and each broadcast as "B <sent us>",
+ *               for bench/echo_tail.py.
  * --sse-path P makes every subscriber but client 0 (the sender, which stays a
  * WebSocket client of --ws-path) a Server-Sent Events reader of P: a GET,
  * then each event's "data:" line is a message (chunked or not).
@@ -89,6 +92,10 @@ static uint32_t *latencies; /* microseconds */
 static size_t nlat, caplat;
 static uint32_t *echo_rtts;
 static size_t necho;
+/* --rtt-dump only: when each round trip ended, whose it was, when each broadcast went. */
+static const char *rtt_dump_path;
+static uint64_t *echo_done_at, *broadcast_at;
+static uint32_t *echo_client;
 static long long bytes_in;
 
 static uint64_t now_ns(void) {
@@ -234,7 +241,13 @@ static void on_message(conn_t *c, const char *p, size_t len, uint64_t t) {
     int id = atoi(p + 1);
     uint64_t sent = strtoull(p + 10, NULL, 10);
     if (c->role == ROLE_ECHO) {
-        if (echo_rtts) echo_rtts[necho++] = (uint32_t)((t - sent) / 1000);
+        if (echo_rtts) {
+            if (echo_done_at) {
+                echo_done_at[necho] = t;
+                echo_client[necho] = (uint32_t)(c - conns);
+            }
+            echo_rtts[necho++] = (uint32_t)((t - sent) / 1000);
+        }
         if (--c->echo_left > 0) {
             char payload[65536];
             uint64_t t2 = now_ns();
@@ -552,6 +565,17 @@ static void print_rounds(double *ms, int n, int complete) {
            nlat);
 }
 
+static void dump_rtts(uint64_t origin, int broadcasts) {
+    FILE *out = fopen(rtt_dump_path, "w");
+    if (!out) die("--rtt-dump");
+    for (size_t i = 0; i < necho; i++)
+        fprintf(out, "%llu %u %u\n", (unsigned long long)((echo_done_at[i] - origin) / 1000),
+                echo_rtts[i], echo_client[i]);
+    for (int i = 0; i < broadcasts; i++)
+        fprintf(out, "B %llu\n", (unsigned long long)((broadcast_at[i] - origin) / 1000));
+    if (fclose(out) != 0) die("--rtt-dump");
+}
+
 static int echo_done(void) {
     for (int i = 0; i < nconns; i++)
         if (conns[i].role == ROLE_ECHO && conns[i].state == ST_OPEN && conns[i].echo_left > 0)
@@ -574,7 +598,7 @@ static void usage(void) {
             "  [--ws-path /ws] [--echo-path /echo] [--sse-path /events] [--sources 200]\n"
             "  [--max-pending 512] [--timeout S]\n"
             "  [--round-timeout S] [--round-gap S] [--slow-start ROUND] [--slow-end ROUND]\n"
-            "  [--slow-period ROUNDS]\n");
+            "  [--slow-period ROUNDS] [--rtt-dump FILE]\n");
     exit(2);
 }
 
@@ -606,6 +630,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-pending")) opt.max_pending = atoi(v);
         else if (!strcmp(a, "--sources")) opt.sources = atoi(v);
         else if (!strcmp(a, "--timeout")) opt.timeout = atof(v);
+        else if (!strcmp(a, "--rtt-dump")) rtt_dump_path = v;
         else usage();
     }
     if (!opt.port || opt.size < 30 || opt.size > 60000 || opt.sources < 1) usage();
@@ -675,8 +700,14 @@ int main(int argc, char **argv) {
         int rounds = opt.broadcast_interval > 0 ? (int)(opt.timeout / opt.broadcast_interval) + 1
                                                 : 1;
         alloc_messages(rounds);
-        echo_rtts = calloc((size_t)opt.echo_clients * (size_t)opt.echo_rounds + 1,
-                           sizeof *echo_rtts);
+        size_t trips = (size_t)opt.echo_clients * (size_t)opt.echo_rounds + 1;
+        echo_rtts = calloc(trips, sizeof *echo_rtts);
+        if (rtt_dump_path) {
+            echo_done_at = calloc(trips, sizeof *echo_done_at);
+            echo_client = calloc(trips, sizeof *echo_client);
+            broadcast_at = calloc((size_t)rounds, sizeof *broadcast_at);
+            if (!echo_done_at || !echo_client || !broadcast_at) die("calloc");
+        }
         for (int i = 0; i < nconns; i++) {
             conn_t *c = &conns[i];
             if (c->role != ROLE_ECHO || c->state != ST_OPEN) continue;
@@ -690,12 +721,15 @@ int main(int argc, char **argv) {
         while (!echo_done() && now_ns() < deadline) {
             if (opt.clients && opt.broadcast_interval > 0 && now_ns() >= next_broadcast &&
                 broadcasts < rounds) {
+                if (broadcast_at) broadcast_at[broadcasts] = now_ns();
                 send_message(broadcasts++);
                 next_broadcast += (uint64_t)(opt.broadcast_interval * 1e9);
             }
             loop_until(echo_done, 0.01);
         }
         double echo_s = (double)(now_ns() - echo_started) / 1e9;
+        if (rtt_dump_path) /* before the percentiles, which sort echo_rtts */
+            dump_rtts(echo_started, broadcasts);
         print_common(started);
         printf(", \"echo_rounds\": %d, \"echo_rtts\": %zu", opt.echo_rounds, necho);
         printf(", \"echo_per_s\": %.0f", echo_s > 0 ? (double)necho / echo_s : 0.0);

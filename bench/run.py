@@ -85,7 +85,15 @@ def other_checkout(tree: Path) -> Server:
         ["git", "-C", str(tree), "log", "-1", "--format=%h"], capture_output=True, text=True
     ).stdout.strip()
     ours = next(server for server in servers() if server.name == "actorsock")
-    return Server(f"actorsock at {commit or tree.name}", ours.command, env=ours.env, tree=tree)
+    # The same command and routes (a checkout from before the SSE route shows
+    # an error in that column).
+    return Server(
+        f"actorsock at {commit or tree.name}",
+        ours.command,
+        env=ours.env,
+        sse_path=ours.sse_path,
+        tree=tree,
+    )
 
 
 def servers() -> list[Server]:

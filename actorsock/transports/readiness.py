@@ -11,8 +11,9 @@ are then shared by every socket that became readable at the same time.
 
 Edge triggering reports new data, not data still unread: a reader must wait
 only after a read that emptied the socket (a short read), and a wake-up that
-came while nobody waited is kept (:class:`~actorsock.runtime.waker.Waker`
-does that), so no data is ever left unannounced. The end of the stream is
+came while nobody waited is kept (the stream marks itself readable again;
+without a stream's callback, :class:`~actorsock.runtime.waker.Waker` keeps
+it), so no data is ever left unannounced. The end of the stream is
 not data: once the peer has hung up, :meth:`Readable.wait` no longer waits.
 
 On systems without epoll, :func:`readiness_hub` returns None and streams use

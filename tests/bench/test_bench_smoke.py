@@ -7,6 +7,8 @@ floor server (built with gcc).
 
 from __future__ import annotations
 
+import importlib.util
+import itertools
 import json
 import shutil
 import subprocess
@@ -83,3 +85,56 @@ def test_quick_bench_run_counts_every_delivery(tmp_path):
     assert report["results"]["C floor (epoll, no library)"]["sse"] == {
         "skipped": "no Server-Sent Events route"
     }
+
+
+def _bench_harness():
+    """bench/run.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rtt_dump_records_every_round_trip_and_broadcast(tmp_path):
+    bench = _bench_harness()
+    bench.build_loadgen()
+    ours = next(server for server in bench.servers() if server.name == "actorsock")
+    dump = tmp_path / "rtts.txt"
+    clients, rounds = 5, 200
+    with bench.Running(ours) as running:
+        result = bench.loadgen(
+            running.port,
+            60.0,
+            mode="echo",
+            clients=20,
+            echo_clients=clients,
+            echo_rounds=rounds,
+            broadcast_interval=0.01,
+            rtt_dump=dump,
+        )
+    lines = [line.split() for line in dump.read_text().splitlines()]
+    trips = [fields for fields in lines if fields[0] != "B"]
+    broadcasts = [int(fields[1]) for fields in lines if fields[0] == "B"]
+    assert len(trips) == result["echo_rtts"] == clients * rounds
+    assert len(broadcasts) == result["broadcasts"] > 0
+    assert broadcasts == sorted(broadcasts)
+    # Each client's round trips, in the order they ended: one in flight at a
+    # time, so each began after the one before it ended.
+    by_client: dict[str, list[tuple[int, int]]] = {}
+    for ended, rtt, client in trips:
+        by_client.setdefault(client, []).append((int(ended), int(rtt)))
+    assert sorted(map(len, by_client.values())) == [rounds] * clients
+    for own in by_client.values():
+        for (ended_before, _), (ended, rtt) in itertools.pairwise(own):
+            assert ended - rtt >= ended_before - 1  # microseconds, rounded down
+    report = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "echo_tail.py"), str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert f"{clients * rounds:,} round trips, {len(broadcasts)} broadcasts" in report
+    assert "slowest 1%:" in report
