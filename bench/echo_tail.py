@@ -18,11 +18,14 @@ import bisect
 from pathlib import Path
 
 
+def percentile_us(values: list[int], fraction: float) -> int:
+    """The ``fraction`` percentile of sorted, non-empty ``values`` (µs)."""
+    return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
 def percentile(values: list[int], fraction: float) -> float:
     """The ``fraction`` percentile of sorted ``values`` in milliseconds (0 if empty)."""
-    if not values:
-        return 0.0
-    return values[min(len(values) - 1, int(len(values) * fraction))] / 1000
+    return percentile_us(values, fraction) / 1000 if values else 0.0
 
 
 def read_dump(path: Path) -> tuple[list[tuple[int, int]], list[int]]:
@@ -52,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     if not trips:
         raise SystemExit(f"{args.dump}: no round trips")
     window_us = int(args.window * 1000)
-    everything = sorted(rtt for _, rtt in trips)
-    near = sorted(rtt for ended, rtt in trips if after_broadcast(ended, broadcasts, window_us))
-    far = sorted(rtt for ended, rtt in trips if not after_broadcast(ended, broadcasts, window_us))
-    slowest = percentile(everything, 0.99) * 1000
-    tail = [ended for ended, rtt in trips if rtt >= slowest]
-    tail_near = sum(after_broadcast(ended, broadcasts, window_us) for ended in tail)
+    # Whether each round trip ended in a window after a broadcast, decided once.
+    marked = [(rtt, after_broadcast(ended, broadcasts, window_us)) for ended, rtt in trips]
+    everything = sorted(rtt for rtt, _ in marked)
+    near = sorted(rtt for rtt, in_window in marked if in_window)
+    far = sorted(rtt for rtt, in_window in marked if not in_window)
+    slowest = percentile_us(everything, 0.99)
+    tail = [in_window for rtt, in_window in marked if rtt >= slowest]
+    tail_near = sum(tail)
     print(f"{len(trips):,} round trips, {len(broadcasts)} broadcasts")
     for name, values in (
         ("all", everything),
